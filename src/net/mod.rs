@@ -1,0 +1,1 @@
+//! One broker connection: placeholder until the net module lands.

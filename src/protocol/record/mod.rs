@@ -1,0 +1,1 @@
+//! Record batches (magic 2): placeholder until the record module lands.
