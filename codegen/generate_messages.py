@@ -479,7 +479,9 @@ def emit_arbitrary(messages):
         for s in msg.structs:
             path = f"super::{msg.module}::{s.name}"
             out.append(f"impl Arbitrary for {path} {{\n    fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {{\n")
-            out.append(f"        use super::{msg.module}::*;\n        let mut this = Self::default();\n")
+            if any(f.kind == "struct" for f in s.fields):
+                out.append(f"        use super::{msg.module}::*;\n")
+            out.append("        let mut this = Self::default();\n")
             for f in s.fields:
                 cond = (f.tagged if f.tag is not None else f.versions).cond(s.valid)
                 if cond == "false":

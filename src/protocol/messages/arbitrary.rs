@@ -41,7 +41,6 @@ impl Arbitrary for super::produce_request::TopicProduceData {
 
 impl Arbitrary for super::produce_request::PartitionProduceData {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::produce_request::*;
         let mut this = Self::default();
         this.index = u.arbitrary();
         this.records = u.nullable(true, |u| u.bytes());
@@ -114,7 +113,6 @@ impl Arbitrary for super::produce_response::PartitionProduceResponse {
 
 impl Arbitrary for super::produce_response::BatchIndexAndErrorMessage {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::produce_response::*;
         let mut this = Self::default();
         if version >= 8 {
             this.batch_index = u.arbitrary();
@@ -131,7 +129,6 @@ impl Arbitrary for super::produce_response::BatchIndexAndErrorMessage {
 
 impl Arbitrary for super::produce_response::LeaderIdAndEpoch {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::produce_response::*;
         let mut this = Self::default();
         if version >= 10 {
             this.leader_id = u.arbitrary();
@@ -148,7 +145,6 @@ impl Arbitrary for super::produce_response::LeaderIdAndEpoch {
 
 impl Arbitrary for super::produce_response::NodeEndpoint {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::produce_response::*;
         let mut this = Self::default();
         if version >= 10 {
             this.node_id = u.arbitrary();
@@ -212,7 +208,6 @@ impl Arbitrary for super::fetch_request::FetchRequest {
 
 impl Arbitrary for super::fetch_request::ReplicaState {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::fetch_request::*;
         let mut this = Self::default();
         if version >= 15 {
             this.replica_id = u.arbitrary();
@@ -247,7 +242,6 @@ impl Arbitrary for super::fetch_request::FetchTopic {
 
 impl Arbitrary for super::fetch_request::FetchPartition {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::fetch_request::*;
         let mut this = Self::default();
         this.partition = u.arbitrary();
         if version >= 9 {
@@ -270,7 +264,6 @@ impl Arbitrary for super::fetch_request::FetchPartition {
 
 impl Arbitrary for super::fetch_request::ForgottenTopic {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::fetch_request::*;
         let mut this = Self::default();
         if (7..=12).contains(&version) {
             this.topic = u.string();
@@ -368,7 +361,6 @@ impl Arbitrary for super::fetch_response::PartitionData {
 
 impl Arbitrary for super::fetch_response::EpochEndOffset {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::fetch_response::*;
         let mut this = Self::default();
         if version >= 12 {
             this.epoch = u.arbitrary();
@@ -385,7 +377,6 @@ impl Arbitrary for super::fetch_response::EpochEndOffset {
 
 impl Arbitrary for super::fetch_response::LeaderIdAndEpoch {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::fetch_response::*;
         let mut this = Self::default();
         if version >= 12 {
             this.leader_id = u.arbitrary();
@@ -402,7 +393,6 @@ impl Arbitrary for super::fetch_response::LeaderIdAndEpoch {
 
 impl Arbitrary for super::fetch_response::SnapshotId {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::fetch_response::*;
         let mut this = Self::default();
         this.end_offset = u.arbitrary();
         this.epoch = u.arbitrary();
@@ -415,7 +405,6 @@ impl Arbitrary for super::fetch_response::SnapshotId {
 
 impl Arbitrary for super::fetch_response::AbortedTransaction {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::fetch_response::*;
         let mut this = Self::default();
         if version >= 4 {
             this.producer_id = u.arbitrary();
@@ -432,7 +421,6 @@ impl Arbitrary for super::fetch_response::AbortedTransaction {
 
 impl Arbitrary for super::fetch_response::NodeEndpoint {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::fetch_response::*;
         let mut this = Self::default();
         if version >= 16 {
             this.node_id = u.arbitrary();
@@ -484,7 +472,6 @@ impl Arbitrary for super::list_offsets_request::ListOffsetsTopic {
 
 impl Arbitrary for super::list_offsets_request::ListOffsetsPartition {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::list_offsets_request::*;
         let mut this = Self::default();
         this.partition_index = u.arbitrary();
         if version >= 4 {
@@ -531,7 +518,6 @@ impl Arbitrary for super::list_offsets_response::ListOffsetsTopicResponse {
 
 impl Arbitrary for super::list_offsets_response::ListOffsetsPartitionResponse {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::list_offsets_response::*;
         let mut this = Self::default();
         this.partition_index = u.arbitrary();
         this.error_code = u.arbitrary();
@@ -577,7 +563,6 @@ impl Arbitrary for super::metadata_request::MetadataRequest {
 
 impl Arbitrary for super::metadata_request::MetadataRequestTopic {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::metadata_request::*;
         let mut this = Self::default();
         if version >= 10 {
             this.topic_id = u.arbitrary();
@@ -617,7 +602,6 @@ impl Arbitrary for super::metadata_response::MetadataResponse {
 
 impl Arbitrary for super::metadata_response::MetadataResponseBroker {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::metadata_response::*;
         let mut this = Self::default();
         this.node_id = u.arbitrary();
         this.host = u.string();
@@ -657,7 +641,6 @@ impl Arbitrary for super::metadata_response::MetadataResponseTopic {
 
 impl Arbitrary for super::metadata_response::MetadataResponsePartition {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::metadata_response::*;
         let mut this = Self::default();
         this.error_code = u.arbitrary();
         this.partition_index = u.arbitrary();
@@ -717,7 +700,6 @@ impl Arbitrary for super::offset_commit_request::OffsetCommitRequestTopic {
 
 impl Arbitrary for super::offset_commit_request::OffsetCommitRequestPartition {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::offset_commit_request::*;
         let mut this = Self::default();
         this.partition_index = u.arbitrary();
         this.committed_offset = u.arbitrary();
@@ -765,7 +747,6 @@ impl Arbitrary for super::offset_commit_response::OffsetCommitResponseTopic {
 
 impl Arbitrary for super::offset_commit_response::OffsetCommitResponsePartition {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::offset_commit_response::*;
         let mut this = Self::default();
         this.partition_index = u.arbitrary();
         this.error_code = u.arbitrary();
@@ -801,7 +782,6 @@ impl Arbitrary for super::offset_fetch_request::OffsetFetchRequest {
 
 impl Arbitrary for super::offset_fetch_request::OffsetFetchRequestTopic {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::offset_fetch_request::*;
         let mut this = Self::default();
         if version <= 7 {
             this.name = u.string();
@@ -841,7 +821,6 @@ impl Arbitrary for super::offset_fetch_request::OffsetFetchRequestGroup {
 
 impl Arbitrary for super::offset_fetch_request::OffsetFetchRequestTopics {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::offset_fetch_request::*;
         let mut this = Self::default();
         if version >= 8 {
             this.name = u.string();
@@ -898,7 +877,6 @@ impl Arbitrary for super::offset_fetch_response::OffsetFetchResponseTopic {
 
 impl Arbitrary for super::offset_fetch_response::OffsetFetchResponsePartition {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::offset_fetch_response::*;
         let mut this = Self::default();
         if version <= 7 {
             this.partition_index = u.arbitrary();
@@ -961,7 +939,6 @@ impl Arbitrary for super::offset_fetch_response::OffsetFetchResponseTopics {
 
 impl Arbitrary for super::offset_fetch_response::OffsetFetchResponsePartitions {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::offset_fetch_response::*;
         let mut this = Self::default();
         if version >= 8 {
             this.partition_index = u.arbitrary();
@@ -987,7 +964,6 @@ impl Arbitrary for super::offset_fetch_response::OffsetFetchResponsePartitions {
 
 impl Arbitrary for super::find_coordinator_request::FindCoordinatorRequest {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::find_coordinator_request::*;
         let mut this = Self::default();
         if version <= 3 {
             this.key = u.string();
@@ -1039,7 +1015,6 @@ impl Arbitrary for super::find_coordinator_response::FindCoordinatorResponse {
 
 impl Arbitrary for super::find_coordinator_response::Coordinator {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::find_coordinator_response::*;
         let mut this = Self::default();
         if version >= 4 {
             this.key = u.string();
@@ -1093,7 +1068,6 @@ impl Arbitrary for super::join_group_request::JoinGroupRequest {
 
 impl Arbitrary for super::join_group_request::JoinGroupRequestProtocol {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::join_group_request::*;
         let mut this = Self::default();
         this.name = u.string();
         this.metadata = u.bytes();
@@ -1132,7 +1106,6 @@ impl Arbitrary for super::join_group_response::JoinGroupResponse {
 
 impl Arbitrary for super::join_group_response::JoinGroupResponseMember {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::join_group_response::*;
         let mut this = Self::default();
         this.member_id = u.string();
         if version >= 5 {
@@ -1148,7 +1121,6 @@ impl Arbitrary for super::join_group_response::JoinGroupResponseMember {
 
 impl Arbitrary for super::heartbeat_request::HeartbeatRequest {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::heartbeat_request::*;
         let mut this = Self::default();
         this.group_id = u.string();
         this.generation_id = u.arbitrary();
@@ -1165,7 +1137,6 @@ impl Arbitrary for super::heartbeat_request::HeartbeatRequest {
 
 impl Arbitrary for super::heartbeat_response::HeartbeatResponse {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::heartbeat_response::*;
         let mut this = Self::default();
         if version >= 1 {
             this.throttle_time_ms = u.arbitrary();
@@ -1198,7 +1169,6 @@ impl Arbitrary for super::leave_group_request::LeaveGroupRequest {
 
 impl Arbitrary for super::leave_group_request::MemberIdentity {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::leave_group_request::*;
         let mut this = Self::default();
         if version >= 3 {
             this.member_id = u.string();
@@ -1236,7 +1206,6 @@ impl Arbitrary for super::leave_group_response::LeaveGroupResponse {
 
 impl Arbitrary for super::leave_group_response::MemberResponse {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::leave_group_response::*;
         let mut this = Self::default();
         if version >= 3 {
             this.member_id = u.string();
@@ -1280,7 +1249,6 @@ impl Arbitrary for super::sync_group_request::SyncGroupRequest {
 
 impl Arbitrary for super::sync_group_request::SyncGroupRequestAssignment {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::sync_group_request::*;
         let mut this = Self::default();
         this.member_id = u.string();
         this.assignment = u.bytes();
@@ -1293,7 +1261,6 @@ impl Arbitrary for super::sync_group_request::SyncGroupRequestAssignment {
 
 impl Arbitrary for super::sync_group_response::SyncGroupResponse {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::sync_group_response::*;
         let mut this = Self::default();
         if version >= 1 {
             this.throttle_time_ms = u.arbitrary();
@@ -1315,7 +1282,6 @@ impl Arbitrary for super::sync_group_response::SyncGroupResponse {
 
 impl Arbitrary for super::describe_groups_request::DescribeGroupsRequest {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::describe_groups_request::*;
         let mut this = Self::default();
         this.groups = u.vec(|u| u.string());
         if version >= 3 {
@@ -1365,7 +1331,6 @@ impl Arbitrary for super::describe_groups_response::DescribedGroup {
 
 impl Arbitrary for super::describe_groups_response::DescribedGroupMember {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::describe_groups_response::*;
         let mut this = Self::default();
         this.member_id = u.string();
         if version >= 4 {
@@ -1384,7 +1349,6 @@ impl Arbitrary for super::describe_groups_response::DescribedGroupMember {
 
 impl Arbitrary for super::list_groups_request::ListGroupsRequest {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::list_groups_request::*;
         let mut this = Self::default();
         if version >= 4 {
             this.states_filter = u.vec(|u| u.string());
@@ -1417,7 +1381,6 @@ impl Arbitrary for super::list_groups_response::ListGroupsResponse {
 
 impl Arbitrary for super::list_groups_response::ListedGroup {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::list_groups_response::*;
         let mut this = Self::default();
         this.group_id = u.string();
         this.protocol_type = u.string();
@@ -1436,7 +1399,6 @@ impl Arbitrary for super::list_groups_response::ListedGroup {
 
 impl Arbitrary for super::sasl_handshake_request::SaslHandshakeRequest {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::sasl_handshake_request::*;
         let mut this = Self::default();
         this.mechanism = u.string();
         this
@@ -1445,7 +1407,6 @@ impl Arbitrary for super::sasl_handshake_request::SaslHandshakeRequest {
 
 impl Arbitrary for super::sasl_handshake_response::SaslHandshakeResponse {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::sasl_handshake_response::*;
         let mut this = Self::default();
         this.error_code = u.arbitrary();
         this.mechanisms = u.vec(|u| u.string());
@@ -1455,7 +1416,6 @@ impl Arbitrary for super::sasl_handshake_response::SaslHandshakeResponse {
 
 impl Arbitrary for super::api_versions_request::ApiVersionsRequest {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::api_versions_request::*;
         let mut this = Self::default();
         if version >= 3 {
             this.client_software_name = u.string();
@@ -1500,7 +1460,6 @@ impl Arbitrary for super::api_versions_response::ApiVersionsResponse {
 
 impl Arbitrary for super::api_versions_response::ApiVersion {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::api_versions_response::*;
         let mut this = Self::default();
         this.api_key = u.arbitrary();
         this.min_version = u.arbitrary();
@@ -1514,7 +1473,6 @@ impl Arbitrary for super::api_versions_response::ApiVersion {
 
 impl Arbitrary for super::api_versions_response::SupportedFeatureKey {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::api_versions_response::*;
         let mut this = Self::default();
         if version >= 3 {
             this.name = u.string();
@@ -1534,7 +1492,6 @@ impl Arbitrary for super::api_versions_response::SupportedFeatureKey {
 
 impl Arbitrary for super::api_versions_response::FinalizedFeatureKey {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::api_versions_response::*;
         let mut this = Self::default();
         if version >= 3 {
             this.name = u.string();
@@ -1586,7 +1543,6 @@ impl Arbitrary for super::create_topics_request::CreatableTopic {
 
 impl Arbitrary for super::create_topics_request::CreatableReplicaAssignment {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::create_topics_request::*;
         let mut this = Self::default();
         this.partition_index = u.arbitrary();
         this.broker_ids = u.vec(|u| u.arbitrary());
@@ -1599,7 +1555,6 @@ impl Arbitrary for super::create_topics_request::CreatableReplicaAssignment {
 
 impl Arbitrary for super::create_topics_request::CreateableTopicConfig {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::create_topics_request::*;
         let mut this = Self::default();
         this.name = u.string();
         this.value = u.nullable(true, |u| u.string());
@@ -1658,7 +1613,6 @@ impl Arbitrary for super::create_topics_response::CreatableTopicResult {
 
 impl Arbitrary for super::create_topics_response::CreatableTopicConfigs {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::create_topics_response::*;
         let mut this = Self::default();
         if version >= 5 {
             this.name = u.string();
@@ -1702,7 +1656,6 @@ impl Arbitrary for super::delete_topics_request::DeleteTopicsRequest {
 
 impl Arbitrary for super::delete_topics_request::DeleteTopicState {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::delete_topics_request::*;
         let mut this = Self::default();
         if version >= 6 {
             this.name = u.nullable(version >= 6, |u| u.string());
@@ -1734,7 +1687,6 @@ impl Arbitrary for super::delete_topics_response::DeleteTopicsResponse {
 
 impl Arbitrary for super::delete_topics_response::DeletableTopicResult {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::delete_topics_response::*;
         let mut this = Self::default();
         this.name = u.nullable(version >= 6, |u| u.string());
         if version >= 6 {
@@ -1753,7 +1705,6 @@ impl Arbitrary for super::delete_topics_response::DeletableTopicResult {
 
 impl Arbitrary for super::init_producer_id_request::InitProducerIdRequest {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::init_producer_id_request::*;
         let mut this = Self::default();
         this.transactional_id = u.nullable(true, |u| u.string());
         this.transaction_timeout_ms = u.arbitrary();
@@ -1772,7 +1723,6 @@ impl Arbitrary for super::init_producer_id_request::InitProducerIdRequest {
 
 impl Arbitrary for super::init_producer_id_response::InitProducerIdResponse {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::init_producer_id_response::*;
         let mut this = Self::default();
         this.throttle_time_ms = u.arbitrary();
         this.error_code = u.arbitrary();
@@ -1787,7 +1737,6 @@ impl Arbitrary for super::init_producer_id_response::InitProducerIdResponse {
 
 impl Arbitrary for super::sasl_authenticate_request::SaslAuthenticateRequest {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::sasl_authenticate_request::*;
         let mut this = Self::default();
         this.auth_bytes = u.bytes();
         if version >= 2 {
@@ -1799,7 +1748,6 @@ impl Arbitrary for super::sasl_authenticate_request::SaslAuthenticateRequest {
 
 impl Arbitrary for super::sasl_authenticate_response::SaslAuthenticateResponse {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::sasl_authenticate_response::*;
         let mut this = Self::default();
         this.error_code = u.arbitrary();
         this.error_message = u.nullable(true, |u| u.string());
@@ -1835,7 +1783,6 @@ impl Arbitrary for super::consumer_protocol_subscription::ConsumerProtocolSubscr
 
 impl Arbitrary for super::consumer_protocol_subscription::TopicPartition {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::consumer_protocol_subscription::*;
         let mut this = Self::default();
         if version >= 1 {
             this.topic = u.string();
@@ -1859,7 +1806,6 @@ impl Arbitrary for super::consumer_protocol_assignment::ConsumerProtocolAssignme
 
 impl Arbitrary for super::consumer_protocol_assignment::TopicPartition {
     fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
-        use super::consumer_protocol_assignment::*;
         let mut this = Self::default();
         this.topic = u.string();
         this.partitions = u.vec(|u| u.arbitrary());
