@@ -19,6 +19,7 @@ the committed output is what it generates (tests/generated_code_is_fresh.rs).
 import json
 import os
 import re
+import subprocess
 import sys
 
 # The APIs this crate speaks, in api-key order, and the data structures it needs.
@@ -544,9 +545,14 @@ def main():
     files["arbitrary.rs"] = emit_arbitrary(messages)
     files["mod.rs"] = emit_mod(messages)
     files["tests.rs"] = emit_tests(messages)
+    paths = []
     for name, text in files.items():
-        with open(os.path.join(out_dir, name), "w") as fh:
+        path = os.path.join(out_dir, name)
+        with open(path, "w") as fh:
             fh.write(text)
+        paths.append(path)
+    # Format with the crate's rustfmt.toml so `cargo fmt --check` passes on the output.
+    subprocess.run(["rustfmt", "--edition", "2021", "--config-path", os.path.join(root, "rustfmt.toml"), *paths], check=True)
     print(f"wrote {len(files)} files to {out_dir}")
 
 

@@ -91,7 +91,12 @@ pub trait Request: Message {
 
 /// Fails a decoded null unless the version allows one.
 #[doc(hidden)]
-pub fn check_null<T>(value: Option<T>, nullable: bool, what: &'static str, version: i16) -> Result<Option<T>, DecodeError> {
+pub fn check_null<T>(
+    value: Option<T>,
+    nullable: bool,
+    what: &'static str,
+    version: i16,
+) -> Result<Option<T>, DecodeError> {
     if value.is_none() && !nullable {
         return Err(DecodeError::UnexpectedNull { what, version });
     }
@@ -100,7 +105,12 @@ pub fn check_null<T>(value: Option<T>, nullable: bool, what: &'static str, versi
 
 /// Fails a null about to be encoded unless the version allows one.
 #[doc(hidden)]
-pub fn check_some<T>(value: Option<T>, nullable: bool, what: &'static str, version: i16) -> Result<Option<T>, EncodeError> {
+pub fn check_some<T>(
+    value: Option<T>,
+    nullable: bool,
+    what: &'static str,
+    version: i16,
+) -> Result<Option<T>, EncodeError> {
     if value.is_none() && !nullable {
         return Err(EncodeError::NullNotAllowed { what, version });
     }

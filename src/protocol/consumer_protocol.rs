@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::codec::Message;
 use super::error::{DecodeError, EncodeError};
-use super::primitives::{read_i16, write_i16};
 pub use super::messages::{ConsumerProtocolAssignment as Assignment, ConsumerProtocolSubscription as Subscription};
+use super::primitives::{read_i16, write_i16};
 
 /// Writes `value` with its version prefix.
 ///

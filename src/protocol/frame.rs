@@ -67,7 +67,12 @@ fn framed(body: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>) -> Result
 /// # Errors
 ///
 /// [`EncodeError`] when the request does not fit the version.
-pub fn encode_request<R: Request>(request: &R, version: i16, correlation_id: i32, client_id: Option<&str>) -> Result<BytesMut, EncodeError> {
+pub fn encode_request<R: Request>(
+    request: &R,
+    version: i16,
+    correlation_id: i32,
+    client_id: Option<&str>,
+) -> Result<BytesMut, EncodeError> {
     let header = RequestHeader {
         api_key: R::API_KEY as i16,
         api_version: version,
@@ -86,7 +91,12 @@ pub fn encode_request<R: Request>(request: &R, version: i16, correlation_id: i32
 /// # Errors
 ///
 /// [`EncodeError`] when the response does not fit the version.
-pub fn encode_response<M: Message>(response: &M, api_key: ApiKey, version: i16, correlation_id: i32) -> Result<BytesMut, EncodeError> {
+pub fn encode_response<M: Message>(
+    response: &M,
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+) -> Result<BytesMut, EncodeError> {
     let header = ResponseHeader { correlation_id, unknown_tagged_fields: Vec::new() };
     framed(|buf| {
         header.encode(buf, api_key.response_header_version(version))?;
@@ -103,7 +113,9 @@ pub fn encode_response<M: Message>(response: &M, api_key: ApiKey, version: i16, 
 pub fn peek_correlation_id(frame: &[u8]) -> Result<i32, DecodeError> {
     match frame.get(..4) {
         Some(b) => Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-        None => Err(DecodeError::UnexpectedEof { what: "ResponseHeader.correlation_id", needed: 4, remaining: frame.len() }),
+        None => {
+            Err(DecodeError::UnexpectedEof { what: "ResponseHeader.correlation_id", needed: 4, remaining: frame.len() })
+        }
     }
 }
 
@@ -113,7 +125,11 @@ pub fn peek_correlation_id(frame: &[u8]) -> Result<i32, DecodeError> {
 /// # Errors
 ///
 /// [`DecodeError`] for a malformed header or body, or bytes left over.
-pub fn decode_response<M: Message>(mut frame: Bytes, api_key: ApiKey, version: i16) -> Result<(ResponseHeader, M), DecodeError> {
+pub fn decode_response<M: Message>(
+    mut frame: Bytes,
+    api_key: ApiKey,
+    version: i16,
+) -> Result<(ResponseHeader, M), DecodeError> {
     let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version))?;
     let body = decode_exact::<M>(&mut frame, version)?;
     Ok((header, body))
@@ -135,21 +151,30 @@ pub fn decode_exact<M: Message>(frame: &mut Bytes, version: i16) -> Result<M, De
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
     use crate::protocol::messages::api_versions_response::ApiVersion;
+    use crate::protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
     /// `FRAMING.md` §7, byte for byte.
     #[test]
     fn the_worked_example_encodes_byte_for_byte() {
-        let request = ApiVersionsRequest { client_software_name: "k".into(), client_software_version: "1".into(), ..Default::default() };
+        let request = ApiVersionsRequest {
+            client_software_name: "k".into(),
+            client_software_version: "1".into(),
+            ..Default::default()
+        };
         let frame = encode_request(&request, 3, 1, Some("c")).unwrap();
         assert_eq!(&frame[..], &[0, 0, 0, 0x11, 0, 0x12, 0, 3, 0, 0, 0, 1, 0, 1, b'c', 0, 2, b'k', 2, b'1', 0]);
 
-        let response = ApiVersionsResponse { api_keys: vec![ApiVersion { api_key: 18, min_version: 0, max_version: 3, ..Default::default() }], ..Default::default() };
+        let response = ApiVersionsResponse {
+            api_keys: vec![ApiVersion { api_key: 18, min_version: 0, max_version: 3, ..Default::default() }],
+            ..Default::default()
+        };
         let frame = encode_response(&response, ApiKey::ApiVersions, 3, 1).unwrap();
         let expected = [0, 0, 0, 0x13, 0, 0, 0, 1, 0, 0, 2, 0, 0x12, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0];
         assert_eq!(&frame[..], &expected);
-        let (header, decoded) = decode_response::<ApiVersionsResponse>(Bytes::copy_from_slice(&expected[4..]), ApiKey::ApiVersions, 3).unwrap();
+        let (header, decoded) =
+            decode_response::<ApiVersionsResponse>(Bytes::copy_from_slice(&expected[4..]), ApiKey::ApiVersions, 3)
+                .unwrap();
         assert_eq!((header.correlation_id, decoded), (1, response));
     }
 
@@ -158,7 +183,10 @@ mod tests {
         assert_eq!(frame_length(&[0, 0], 100), Ok(None));
         assert_eq!(frame_length(&[0, 0, 0, 5, 1], 100), Ok(None));
         assert_eq!(frame_length(&[0, 0, 0, 1, 1], 100), Ok(Some(1)));
-        assert_eq!(frame_length(&[0x7f, 0xff, 0xff, 0xff], 100), Err(FrameError::TooLarge { size: i32::MAX as usize, max: 100 }));
+        assert_eq!(
+            frame_length(&[0x7f, 0xff, 0xff, 0xff], 100),
+            Err(FrameError::TooLarge { size: i32::MAX as usize, max: 100 })
+        );
         assert_eq!(frame_length(&[0xff, 0xff, 0xff, 0xff], 100), Err(FrameError::NegativeSize(-1)));
     }
 }

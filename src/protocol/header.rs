@@ -128,7 +128,8 @@ impl ResponseHeader {
         if !(0..=1).contains(&header_version) {
             return Err(DecodeError::UnsupportedVersion { what: "ResponseHeader", version: header_version });
         }
-        let mut header = ResponseHeader { correlation_id: read_i32(buf, "ResponseHeader.correlation_id")?, ..Default::default() };
+        let mut header =
+            ResponseHeader { correlation_id: read_i32(buf, "ResponseHeader.correlation_id")?, ..Default::default() };
         if header_version >= 1 {
             header.unknown_tagged_fields = read_section(buf, "ResponseHeader", |_, _| Ok(false))?;
         }
@@ -143,7 +144,13 @@ mod tests {
     /// The worked example of `FRAMING.md` §7, without its size prefix.
     #[test]
     fn api_versions_v3_request_header_matches_the_framing_example() {
-        let header = RequestHeader { api_key: 18, api_version: 3, correlation_id: 1, client_id: Some("c".into()), ..Default::default() };
+        let header = RequestHeader {
+            api_key: 18,
+            api_version: 3,
+            correlation_id: 1,
+            client_id: Some("c".into()),
+            ..Default::default()
+        };
         let mut out = BytesMut::new();
         header.encode(&mut out, 2).unwrap();
         assert_eq!(&out[..], &[0x00, 0x12, 0x00, 0x03, 0, 0, 0, 1, 0x00, 0x01, b'c', 0x00]);

@@ -57,11 +57,7 @@ impl std::fmt::Display for Uuid {
 #[inline]
 pub fn need(buf: &Bytes, n: usize, what: &'static str) -> Result<(), DecodeError> {
     if buf.remaining() < n {
-        return Err(DecodeError::UnexpectedEof {
-            what,
-            needed: n,
-            remaining: buf.remaining(),
-        });
+        return Err(DecodeError::UnexpectedEof { what, needed: n, remaining: buf.remaining() });
     }
     Ok(())
 }
@@ -207,12 +203,7 @@ pub fn varlong_len(value: i64) -> usize {
 ///
 /// `width` is 2 for classic strings, 4 for classic bytes and arrays; flexible forms
 /// use an unsigned varint holding length + 1.
-fn read_length(
-    buf: &mut Bytes,
-    flexible: bool,
-    width: u8,
-    what: &'static str,
-) -> Result<Option<usize>, DecodeError> {
+fn read_length(buf: &mut Bytes, flexible: bool, width: u8, what: &'static str) -> Result<Option<usize>, DecodeError> {
     let length: i64 = if flexible {
         i64::from(read_unsigned_varint(buf, what)?) - 1
     } else if width == 2 {
@@ -247,9 +238,7 @@ fn write_length(
             Some(n_plus_1) => write_unsigned_varint(buf, n_plus_1 as u32),
             None => return Err(too_long(n)),
         },
-        (Some(n), false) if width == 2 => {
-            write_i16(buf, i16::try_from(n).map_err(|_| too_long(n))?)
-        }
+        (Some(n), false) if width == 2 => write_i16(buf, i16::try_from(n).map_err(|_| too_long(n))?),
         (Some(n), false) => write_i32(buf, i32::try_from(n).map_err(|_| too_long(n))?),
     }
     Ok(())
@@ -308,11 +297,7 @@ pub fn read_bytes(buf: &mut Bytes, flexible: bool, what: &'static str) -> Result
 }
 
 /// Reads NULLABLE_BYTES (or COMPACT_NULLABLE_BYTES when `flexible`) without copying.
-pub fn read_nullable_bytes(
-    buf: &mut Bytes,
-    flexible: bool,
-    what: &'static str,
-) -> Result<Option<Bytes>, DecodeError> {
+pub fn read_nullable_bytes(buf: &mut Bytes, flexible: bool, what: &'static str) -> Result<Option<Bytes>, DecodeError> {
     Ok(read_length(buf, flexible, 4, what)?.map(|n| buf.split_to(n)))
 }
 
@@ -413,7 +398,9 @@ mod tests {
             assert_eq!(encoded(|b| write_unsigned_varint(b, v)), bytes);
             assert_eq!(unsigned_varint_len(v), bytes.len());
         }
-        for (v, bytes) in [(0i32, &[0x00][..]), (-1, &[0x01]), (1, &[0x02]), (-2, &[0x03]), (-64, &[0x7f]), (64, &[0x80, 0x01])] {
+        for (v, bytes) in
+            [(0i32, &[0x00][..]), (-1, &[0x01]), (1, &[0x02]), (-2, &[0x03]), (-64, &[0x7f]), (64, &[0x80, 0x01])]
+        {
             assert_eq!(encoded(|b| write_varint(b, v)), bytes);
             assert_eq!(read_varint(&mut Bytes::copy_from_slice(bytes), "t").unwrap(), v);
         }
@@ -437,7 +424,10 @@ mod tests {
     #[test]
     fn a_negative_length_other_than_null_is_an_error() {
         let mut input = Bytes::from_static(&[0xff, 0xfe]);
-        assert!(matches!(read_nullable_string(&mut input, false, "s"), Err(DecodeError::InvalidLength { length: -2, .. })));
+        assert!(matches!(
+            read_nullable_string(&mut input, false, "s"),
+            Err(DecodeError::InvalidLength { length: -2, .. })
+        ));
     }
 
     #[test]

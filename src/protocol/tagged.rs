@@ -78,7 +78,12 @@ impl SectionWriter {
     }
 
     /// Writes the section: the known fields and `unknown`, sorted by tag.
-    pub fn finish(mut self, buf: &mut BytesMut, unknown: &[RawTaggedField], what: &'static str) -> Result<(), EncodeError> {
+    pub fn finish(
+        mut self,
+        buf: &mut BytesMut,
+        unknown: &[RawTaggedField],
+        what: &'static str,
+    ) -> Result<(), EncodeError> {
         if self.fields.is_empty() && unknown.is_empty() {
             write_unsigned_varint(buf, 0);
             return Ok(());
@@ -88,7 +93,8 @@ impl SectionWriter {
         if let Some(w) = self.fields.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(EncodeError::InvalidValue { what, value: i64::from(w[0].0) });
         }
-        let count = u32::try_from(self.fields.len()).map_err(|_| EncodeError::TooLong { what, length: self.fields.len() })?;
+        let count =
+            u32::try_from(self.fields.len()).map_err(|_| EncodeError::TooLong { what, length: self.fields.len() })?;
         write_unsigned_varint(buf, count);
         for (tag, data) in &self.fields {
             let size = u32::try_from(data.len()).map_err(|_| EncodeError::TooLong { what, length: data.len() })?;
@@ -112,7 +118,8 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let unknown = [RawTaggedField { tag: 0, data: Bytes::from_static(b"a") }, RawTaggedField { tag: 7, data: Bytes::new() }];
+        let unknown =
+            [RawTaggedField { tag: 0, data: Bytes::from_static(b"a") }, RawTaggedField { tag: 7, data: Bytes::new() }];
         let mut out = BytesMut::new();
         w.finish(&mut out, &unknown, "t").unwrap();
         assert_eq!(&out[..], &[3, 0, 1, b'a', 1, 1, b'k', 7, 0]);
@@ -133,14 +140,17 @@ mod tests {
     #[test]
     fn decreasing_tags_are_refused() {
         let mut input = Bytes::from_static(&[2, 5, 0, 4, 0]);
-        assert!(matches!(read_section(&mut input, "t", |_, _| Ok(false)), Err(DecodeError::TaggedFieldOrder { previous: 5, tag: 4, .. })));
+        assert!(matches!(
+            read_section(&mut input, "t", |_, _| Ok(false)),
+            Err(DecodeError::TaggedFieldOrder { previous: 5, tag: 4, .. })
+        ));
     }
 
     #[test]
     fn a_known_field_must_consume_its_bytes() {
         let mut input = Bytes::from_static(&[1, 0, 2, 9, 9]);
         let err = read_section(&mut input, "t", |_, data| {
-            data.split_to(1);
+            let _first = data.split_to(1);
             Ok(true)
         });
         assert!(matches!(err, Err(DecodeError::TrailingBytes { remaining: 1, .. })));

@@ -176,7 +176,9 @@ macro_rules! roundtrip_and_fuzz {
         mod $name {
             use proptest::prelude::*;
 
-            use crate::protocol::test_utils::{check_decode_never_panics, check_mutations_never_panic, check_roundtrip};
+            use crate::protocol::test_utils::{
+                check_decode_never_panics, check_mutations_never_panic, check_roundtrip,
+            };
 
             proptest! {
                 #![proptest_config(ProptestConfig::with_cases(48))]

@@ -67,7 +67,13 @@ impl Encode for ApiVersionsResponse {
             let mut tagged = SectionWriter::new();
             if version >= 3 && self.supported_features != Vec::<SupportedFeatureKey>::new() {
                 tagged.field(0, |b| {
-                    write_array(b, &self.supported_features, flexible, "ApiVersionsResponse.supported_features", |b, e| e.encode(b, version))?;
+                    write_array(
+                        b,
+                        &self.supported_features,
+                        flexible,
+                        "ApiVersionsResponse.supported_features",
+                        |b, e| e.encode(b, version),
+                    )?;
                     Ok(())
                 })?;
             }
@@ -79,7 +85,13 @@ impl Encode for ApiVersionsResponse {
             }
             if version >= 3 && self.finalized_features != Vec::<FinalizedFeatureKey>::new() {
                 tagged.field(2, |b| {
-                    write_array(b, &self.finalized_features, flexible, "ApiVersionsResponse.finalized_features", |b, e| e.encode(b, version))?;
+                    write_array(
+                        b,
+                        &self.finalized_features,
+                        flexible,
+                        "ApiVersionsResponse.finalized_features",
+                        |b, e| e.encode(b, version),
+                    )?;
                     Ok(())
                 })?;
             }
@@ -110,10 +122,24 @@ impl Decode for ApiVersionsResponse {
         if version >= 3 {
             this.unknown_tagged_fields = read_section(buf, "ApiVersionsResponse", |tag, data| {
                 match tag {
-                    0 if version >= 3 => this.supported_features = read_array(data, flexible, "ApiVersionsResponse.supported_features", |b| SupportedFeatureKey::decode(b, version))?,
-                    1 if version >= 3 => this.finalized_features_epoch = read_i64(data, "ApiVersionsResponse.finalized_features_epoch")?,
-                    2 if version >= 3 => this.finalized_features = read_array(data, flexible, "ApiVersionsResponse.finalized_features", |b| FinalizedFeatureKey::decode(b, version))?,
-                    3 if version >= 3 => this.zk_migration_ready = read_bool(data, "ApiVersionsResponse.zk_migration_ready")?,
+                    0 if version >= 3 => {
+                        this.supported_features =
+                            read_array(data, flexible, "ApiVersionsResponse.supported_features", |b| {
+                                SupportedFeatureKey::decode(b, version)
+                            })?
+                    }
+                    1 if version >= 3 => {
+                        this.finalized_features_epoch = read_i64(data, "ApiVersionsResponse.finalized_features_epoch")?
+                    }
+                    2 if version >= 3 => {
+                        this.finalized_features =
+                            read_array(data, flexible, "ApiVersionsResponse.finalized_features", |b| {
+                                FinalizedFeatureKey::decode(b, version)
+                            })?
+                    }
+                    3 if version >= 3 => {
+                        this.zk_migration_ready = read_bool(data, "ApiVersionsResponse.zk_migration_ready")?
+                    }
                     _ => return Ok(false),
                 }
                 Ok(true)
@@ -138,12 +164,7 @@ pub struct ApiVersion {
 
 impl Default for ApiVersion {
     fn default() -> Self {
-        Self {
-            api_key: 0,
-            min_version: 0,
-            max_version: 0,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { api_key: 0, min_version: 0, max_version: 0, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -188,12 +209,7 @@ pub struct SupportedFeatureKey {
 
 impl Default for SupportedFeatureKey {
     fn default() -> Self {
-        Self {
-            name: String::new(),
-            min_version: 0,
-            max_version: 0,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { name: String::new(), min_version: 0, max_version: 0, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -258,12 +274,7 @@ pub struct FinalizedFeatureKey {
 
 impl Default for FinalizedFeatureKey {
     fn default() -> Self {
-        Self {
-            name: String::new(),
-            max_version_level: 0,
-            min_version_level: 0,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { name: String::new(), max_version_level: 0, min_version_level: 0, unknown_tagged_fields: Vec::new() }
     }
 }
 

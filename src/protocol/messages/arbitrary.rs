@@ -346,7 +346,8 @@ impl Arbitrary for super::fetch_response::PartitionData {
             this.snapshot_id = SnapshotId::arbitrary(u, version);
         }
         if version >= 4 {
-            this.aborted_transactions = u.nullable(version >= 4, |u| u.vec(|u| AbortedTransaction::arbitrary(u, version)));
+            this.aborted_transactions =
+                u.nullable(version >= 4, |u| u.vec(|u| AbortedTransaction::arbitrary(u, version)));
         }
         if version >= 11 {
             this.preferred_read_replica = u.arbitrary();
@@ -765,7 +766,8 @@ impl Arbitrary for super::offset_fetch_request::OffsetFetchRequest {
             this.group_id = u.string();
         }
         if version <= 7 {
-            this.topics = u.nullable((2..=7).contains(&version), |u| u.vec(|u| OffsetFetchRequestTopic::arbitrary(u, version)));
+            this.topics =
+                u.nullable((2..=7).contains(&version), |u| u.vec(|u| OffsetFetchRequestTopic::arbitrary(u, version)));
         }
         if version >= 8 {
             this.groups = u.vec(|u| OffsetFetchRequestGroup::arbitrary(u, version));

@@ -27,10 +27,7 @@ pub struct ConsumerProtocolAssignment {
 
 impl Default for ConsumerProtocolAssignment {
     fn default() -> Self {
-        Self {
-            assigned_partitions: Vec::<TopicPartition>::new(),
-            user_data: None,
-        }
+        Self { assigned_partitions: Vec::<TopicPartition>::new(), user_data: None }
     }
 }
 
@@ -40,7 +37,13 @@ impl Encode for ConsumerProtocolAssignment {
             return Err(EncodeError::UnsupportedVersion { what: "ConsumerProtocolAssignment", version });
         }
         let flexible = false;
-        write_array(buf, &self.assigned_partitions, flexible, "ConsumerProtocolAssignment.assigned_partitions", |b, e| e.encode(b, version))?;
+        write_array(
+            buf,
+            &self.assigned_partitions,
+            flexible,
+            "ConsumerProtocolAssignment.assigned_partitions",
+            |b, e| e.encode(b, version),
+        )?;
         write_nullable_bytes(buf, self.user_data.as_deref(), flexible, "ConsumerProtocolAssignment.user_data")?;
         Ok(())
     }
@@ -53,7 +56,9 @@ impl Decode for ConsumerProtocolAssignment {
         }
         let flexible = false;
         let mut this = Self::default();
-        this.assigned_partitions = read_array(buf, flexible, "ConsumerProtocolAssignment.assigned_partitions", |b| TopicPartition::decode(b, version))?;
+        this.assigned_partitions = read_array(buf, flexible, "ConsumerProtocolAssignment.assigned_partitions", |b| {
+            TopicPartition::decode(b, version)
+        })?;
         this.user_data = read_nullable_bytes(buf, flexible, "ConsumerProtocolAssignment.user_data")?;
         Ok(this)
     }
@@ -70,10 +75,7 @@ pub struct TopicPartition {
 
 impl Default for TopicPartition {
     fn default() -> Self {
-        Self {
-            topic: String::new(),
-            partitions: Vec::<i32>::new(),
-        }
+        Self { topic: String::new(), partitions: Vec::<i32>::new() }
     }
 }
 
@@ -94,7 +96,8 @@ impl Decode for TopicPartition {
         let flexible = false;
         let mut this = Self::default();
         this.topic = read_string(buf, flexible, "TopicPartition.topic")?;
-        this.partitions = read_array(buf, flexible, "TopicPartition.partitions", |b| read_i32(b, "TopicPartition.partitions"))?;
+        this.partitions =
+            read_array(buf, flexible, "TopicPartition.partitions", |b| read_i32(b, "TopicPartition.partitions"))?;
         Ok(this)
     }
 }

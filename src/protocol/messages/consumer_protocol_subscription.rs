@@ -49,10 +49,18 @@ impl Encode for ConsumerProtocolSubscription {
             return Err(EncodeError::UnsupportedVersion { what: "ConsumerProtocolSubscription", version });
         }
         let flexible = false;
-        write_array(buf, &self.topics, flexible, "ConsumerProtocolSubscription.topics", |b, e| write_string(b, e, flexible, "ConsumerProtocolSubscription.topics"))?;
+        write_array(buf, &self.topics, flexible, "ConsumerProtocolSubscription.topics", |b, e| {
+            write_string(b, e, flexible, "ConsumerProtocolSubscription.topics")
+        })?;
         write_nullable_bytes(buf, self.user_data.as_deref(), flexible, "ConsumerProtocolSubscription.user_data")?;
         if version >= 1 {
-            write_array(buf, &self.owned_partitions, flexible, "ConsumerProtocolSubscription.owned_partitions", |b, e| e.encode(b, version))?;
+            write_array(
+                buf,
+                &self.owned_partitions,
+                flexible,
+                "ConsumerProtocolSubscription.owned_partitions",
+                |b, e| e.encode(b, version),
+            )?;
         }
         if version >= 2 {
             write_i32(buf, self.generation_id);
@@ -71,10 +79,14 @@ impl Decode for ConsumerProtocolSubscription {
         }
         let flexible = false;
         let mut this = Self::default();
-        this.topics = read_array(buf, flexible, "ConsumerProtocolSubscription.topics", |b| read_string(b, flexible, "ConsumerProtocolSubscription.topics"))?;
+        this.topics = read_array(buf, flexible, "ConsumerProtocolSubscription.topics", |b| {
+            read_string(b, flexible, "ConsumerProtocolSubscription.topics")
+        })?;
         this.user_data = read_nullable_bytes(buf, flexible, "ConsumerProtocolSubscription.user_data")?;
         if version >= 1 {
-            this.owned_partitions = read_array(buf, flexible, "ConsumerProtocolSubscription.owned_partitions", |b| TopicPartition::decode(b, version))?;
+            this.owned_partitions = read_array(buf, flexible, "ConsumerProtocolSubscription.owned_partitions", |b| {
+                TopicPartition::decode(b, version)
+            })?;
         }
         if version >= 2 {
             this.generation_id = read_i32(buf, "ConsumerProtocolSubscription.generation_id")?;
@@ -97,10 +109,7 @@ pub struct TopicPartition {
 
 impl Default for TopicPartition {
     fn default() -> Self {
-        Self {
-            topic: String::new(),
-            partitions: Vec::<i32>::new(),
-        }
+        Self { topic: String::new(), partitions: Vec::<i32>::new() }
     }
 }
 
@@ -114,9 +123,9 @@ impl Encode for TopicPartition {
         }
         if version >= 1 {
             write_array(buf, &self.partitions, flexible, "TopicPartition.partitions", |b, e| {
-            write_i32(b, *e);
-            Ok(())
-        })?;
+                write_i32(b, *e);
+                Ok(())
+            })?;
         } else if self.partitions != Vec::<i32>::new() {
             return Err(EncodeError::FieldNotSupported { what: "TopicPartition.partitions", version });
         }
@@ -132,7 +141,8 @@ impl Decode for TopicPartition {
             this.topic = read_string(buf, flexible, "TopicPartition.topic")?;
         }
         if version >= 1 {
-            this.partitions = read_array(buf, flexible, "TopicPartition.partitions", |b| read_i32(b, "TopicPartition.partitions"))?;
+            this.partitions =
+                read_array(buf, flexible, "TopicPartition.partitions", |b| read_i32(b, "TopicPartition.partitions"))?;
         }
         Ok(this)
     }

@@ -133,8 +133,11 @@ impl Decode for CreatableTopic {
         this.name = read_string(buf, flexible, "CreatableTopic.name")?;
         this.num_partitions = read_i32(buf, "CreatableTopic.num_partitions")?;
         this.replication_factor = read_i16(buf, "CreatableTopic.replication_factor")?;
-        this.assignments = read_array(buf, flexible, "CreatableTopic.assignments", |b| CreatableReplicaAssignment::decode(b, version))?;
-        this.configs = read_array(buf, flexible, "CreatableTopic.configs", |b| CreateableTopicConfig::decode(b, version))?;
+        this.assignments = read_array(buf, flexible, "CreatableTopic.assignments", |b| {
+            CreatableReplicaAssignment::decode(b, version)
+        })?;
+        this.configs =
+            read_array(buf, flexible, "CreatableTopic.configs", |b| CreateableTopicConfig::decode(b, version))?;
         if version >= 5 {
             this.unknown_tagged_fields = read_section(buf, "CreatableTopic", |_, _| Ok(false))?;
         }
@@ -155,11 +158,7 @@ pub struct CreatableReplicaAssignment {
 
 impl Default for CreatableReplicaAssignment {
     fn default() -> Self {
-        Self {
-            partition_index: 0,
-            broker_ids: Vec::<i32>::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { partition_index: 0, broker_ids: Vec::<i32>::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -184,7 +183,9 @@ impl Decode for CreatableReplicaAssignment {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.partition_index = read_i32(buf, "CreatableReplicaAssignment.partition_index")?;
-        this.broker_ids = read_array(buf, flexible, "CreatableReplicaAssignment.broker_ids", |b| read_i32(b, "CreatableReplicaAssignment.broker_ids"))?;
+        this.broker_ids = read_array(buf, flexible, "CreatableReplicaAssignment.broker_ids", |b| {
+            read_i32(b, "CreatableReplicaAssignment.broker_ids")
+        })?;
         if version >= 5 {
             this.unknown_tagged_fields = read_section(buf, "CreatableReplicaAssignment", |_, _| Ok(false))?;
         }
@@ -205,11 +206,7 @@ pub struct CreateableTopicConfig {
 
 impl Default for CreateableTopicConfig {
     fn default() -> Self {
-        Self {
-            name: String::new(),
-            value: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { name: String::new(), value: Some(String::new()), unknown_tagged_fields: Vec::new() }
     }
 }
 

@@ -29,11 +29,7 @@ pub struct CreateTopicsResponse {
 
 impl Default for CreateTopicsResponse {
     fn default() -> Self {
-        Self {
-            throttle_time_ms: 0,
-            topics: Vec::<CreatableTopicResult>::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { throttle_time_ms: 0, topics: Vec::<CreatableTopicResult>::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -65,7 +61,8 @@ impl Decode for CreateTopicsResponse {
         if version >= 2 {
             this.throttle_time_ms = read_i32(buf, "CreateTopicsResponse.throttle_time_ms")?;
         }
-        this.topics = read_array(buf, flexible, "CreateTopicsResponse.topics", |b| CreatableTopicResult::decode(b, version))?;
+        this.topics =
+            read_array(buf, flexible, "CreateTopicsResponse.topics", |b| CreatableTopicResult::decode(b, version))?;
         if version >= 5 {
             this.unknown_tagged_fields = read_section(buf, "CreateTopicsResponse", |_, _| Ok(false))?;
         }
@@ -130,7 +127,9 @@ impl Encode for CreatableTopicResult {
             write_i16(buf, self.replication_factor);
         }
         if version >= 5 {
-            write_nullable_array(buf, self.configs.as_deref(), flexible, "CreatableTopicResult.configs", |b, e| e.encode(b, version))?;
+            write_nullable_array(buf, self.configs.as_deref(), flexible, "CreatableTopicResult.configs", |b, e| {
+                e.encode(b, version)
+            })?;
         }
         if version >= 5 {
             let mut tagged = SectionWriter::new();
@@ -165,12 +164,16 @@ impl Decode for CreatableTopicResult {
             this.replication_factor = read_i16(buf, "CreatableTopicResult.replication_factor")?;
         }
         if version >= 5 {
-            this.configs = read_nullable_array(buf, flexible, "CreatableTopicResult.configs", |b| CreatableTopicConfigs::decode(b, version))?;
+            this.configs = read_nullable_array(buf, flexible, "CreatableTopicResult.configs", |b| {
+                CreatableTopicConfigs::decode(b, version)
+            })?;
         }
         if version >= 5 {
             this.unknown_tagged_fields = read_section(buf, "CreatableTopicResult", |tag, data| {
                 match tag {
-                    0 if version >= 5 => this.topic_config_error_code = read_i16(data, "CreatableTopicResult.topic_config_error_code")?,
+                    0 if version >= 5 => {
+                        this.topic_config_error_code = read_i16(data, "CreatableTopicResult.topic_config_error_code")?
+                    }
                     _ => return Ok(false),
                 }
                 Ok(true)

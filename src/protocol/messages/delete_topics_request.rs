@@ -52,7 +52,9 @@ impl Encode for DeleteTopicsRequest {
             return Err(EncodeError::FieldNotSupported { what: "DeleteTopicsRequest.topics", version });
         }
         if version <= 5 {
-            write_array(buf, &self.topic_names, flexible, "DeleteTopicsRequest.topic_names", |b, e| write_string(b, e, flexible, "DeleteTopicsRequest.topic_names"))?;
+            write_array(buf, &self.topic_names, flexible, "DeleteTopicsRequest.topic_names", |b, e| {
+                write_string(b, e, flexible, "DeleteTopicsRequest.topic_names")
+            })?;
         }
         write_i32(buf, self.timeout_ms);
         if version >= 4 {
@@ -71,10 +73,13 @@ impl Decode for DeleteTopicsRequest {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 6 {
-            this.topics = read_array(buf, flexible, "DeleteTopicsRequest.topics", |b| DeleteTopicState::decode(b, version))?;
+            this.topics =
+                read_array(buf, flexible, "DeleteTopicsRequest.topics", |b| DeleteTopicState::decode(b, version))?;
         }
         if version <= 5 {
-            this.topic_names = read_array(buf, flexible, "DeleteTopicsRequest.topic_names", |b| read_string(b, flexible, "DeleteTopicsRequest.topic_names"))?;
+            this.topic_names = read_array(buf, flexible, "DeleteTopicsRequest.topic_names", |b| {
+                read_string(b, flexible, "DeleteTopicsRequest.topic_names")
+            })?;
         }
         this.timeout_ms = read_i32(buf, "DeleteTopicsRequest.timeout_ms")?;
         if version >= 4 {
@@ -97,11 +102,7 @@ pub struct DeleteTopicState {
 
 impl Default for DeleteTopicState {
     fn default() -> Self {
-        Self {
-            name: None,
-            topic_id: Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { name: None, topic_id: Uuid::ZERO, unknown_tagged_fields: Vec::new() }
     }
 }
 

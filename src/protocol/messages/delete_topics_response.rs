@@ -29,11 +29,7 @@ pub struct DeleteTopicsResponse {
 
 impl Default for DeleteTopicsResponse {
     fn default() -> Self {
-        Self {
-            throttle_time_ms: 0,
-            responses: Vec::<DeletableTopicResult>::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { throttle_time_ms: 0, responses: Vec::<DeletableTopicResult>::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -65,7 +61,8 @@ impl Decode for DeleteTopicsResponse {
         if version >= 1 {
             this.throttle_time_ms = read_i32(buf, "DeleteTopicsResponse.throttle_time_ms")?;
         }
-        this.responses = read_array(buf, flexible, "DeleteTopicsResponse.responses", |b| DeletableTopicResult::decode(b, version))?;
+        this.responses =
+            read_array(buf, flexible, "DeleteTopicsResponse.responses", |b| DeletableTopicResult::decode(b, version))?;
         if version >= 4 {
             this.unknown_tagged_fields = read_section(buf, "DeleteTopicsResponse", |_, _| Ok(false))?;
         }
@@ -103,7 +100,12 @@ impl Default for DeletableTopicResult {
 impl Encode for DeletableTopicResult {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
-        write_nullable_string(buf, check_some(self.name.as_deref(), version >= 6, "DeletableTopicResult.name", version)?, flexible, "DeletableTopicResult.name")?;
+        write_nullable_string(
+            buf,
+            check_some(self.name.as_deref(), version >= 6, "DeletableTopicResult.name", version)?,
+            flexible,
+            "DeletableTopicResult.name",
+        )?;
         if version >= 6 {
             write_uuid(buf, self.topic_id);
         }
@@ -123,7 +125,12 @@ impl Decode for DeletableTopicResult {
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.name = check_null(read_nullable_string(buf, flexible, "DeletableTopicResult.name")?, version >= 6, "DeletableTopicResult.name", version)?;
+        this.name = check_null(
+            read_nullable_string(buf, flexible, "DeletableTopicResult.name")?,
+            version >= 6,
+            "DeletableTopicResult.name",
+            version,
+        )?;
         if version >= 6 {
             this.topic_id = read_uuid(buf, "DeletableTopicResult.topic_id")?;
         }

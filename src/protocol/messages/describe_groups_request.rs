@@ -29,11 +29,7 @@ pub struct DescribeGroupsRequest {
 
 impl Default for DescribeGroupsRequest {
     fn default() -> Self {
-        Self {
-            groups: Vec::<String>::new(),
-            include_authorized_operations: false,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { groups: Vec::<String>::new(), include_authorized_operations: false, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -43,11 +39,16 @@ impl Encode for DescribeGroupsRequest {
             return Err(EncodeError::UnsupportedVersion { what: "DescribeGroupsRequest", version });
         }
         let flexible = version >= 5;
-        write_array(buf, &self.groups, flexible, "DescribeGroupsRequest.groups", |b, e| write_string(b, e, flexible, "DescribeGroupsRequest.groups"))?;
+        write_array(buf, &self.groups, flexible, "DescribeGroupsRequest.groups", |b, e| {
+            write_string(b, e, flexible, "DescribeGroupsRequest.groups")
+        })?;
         if version >= 3 {
             write_bool(buf, self.include_authorized_operations);
         } else if self.include_authorized_operations != false {
-            return Err(EncodeError::FieldNotSupported { what: "DescribeGroupsRequest.include_authorized_operations", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "DescribeGroupsRequest.include_authorized_operations",
+                version,
+            });
         }
         if version >= 5 {
             let tagged = SectionWriter::new();
@@ -64,7 +65,9 @@ impl Decode for DescribeGroupsRequest {
         }
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.groups = read_array(buf, flexible, "DescribeGroupsRequest.groups", |b| read_string(b, flexible, "DescribeGroupsRequest.groups"))?;
+        this.groups = read_array(buf, flexible, "DescribeGroupsRequest.groups", |b| {
+            read_string(b, flexible, "DescribeGroupsRequest.groups")
+        })?;
         if version >= 3 {
             this.include_authorized_operations = read_bool(buf, "DescribeGroupsRequest.include_authorized_operations")?;
         }

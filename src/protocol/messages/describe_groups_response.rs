@@ -29,11 +29,7 @@ pub struct DescribeGroupsResponse {
 
 impl Default for DescribeGroupsResponse {
     fn default() -> Self {
-        Self {
-            throttle_time_ms: 0,
-            groups: Vec::<DescribedGroup>::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { throttle_time_ms: 0, groups: Vec::<DescribedGroup>::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -65,7 +61,8 @@ impl Decode for DescribeGroupsResponse {
         if version >= 1 {
             this.throttle_time_ms = read_i32(buf, "DescribeGroupsResponse.throttle_time_ms")?;
         }
-        this.groups = read_array(buf, flexible, "DescribeGroupsResponse.groups", |b| DescribedGroup::decode(b, version))?;
+        this.groups =
+            read_array(buf, flexible, "DescribeGroupsResponse.groups", |b| DescribedGroup::decode(b, version))?;
         if version >= 5 {
             this.unknown_tagged_fields = read_section(buf, "DescribeGroupsResponse", |_, _| Ok(false))?;
         }
@@ -140,7 +137,8 @@ impl Decode for DescribedGroup {
         this.group_state = read_string(buf, flexible, "DescribedGroup.group_state")?;
         this.protocol_type = read_string(buf, flexible, "DescribedGroup.protocol_type")?;
         this.protocol_data = read_string(buf, flexible, "DescribedGroup.protocol_data")?;
-        this.members = read_array(buf, flexible, "DescribedGroup.members", |b| DescribedGroupMember::decode(b, version))?;
+        this.members =
+            read_array(buf, flexible, "DescribedGroup.members", |b| DescribedGroupMember::decode(b, version))?;
         if version >= 3 {
             this.authorized_operations = read_i32(buf, "DescribedGroup.authorized_operations")?;
         }
@@ -189,7 +187,12 @@ impl Encode for DescribedGroupMember {
         let flexible = version >= 5;
         write_string(buf, &self.member_id, flexible, "DescribedGroupMember.member_id")?;
         if version >= 4 {
-            write_nullable_string(buf, self.group_instance_id.as_deref(), flexible, "DescribedGroupMember.group_instance_id")?;
+            write_nullable_string(
+                buf,
+                self.group_instance_id.as_deref(),
+                flexible,
+                "DescribedGroupMember.group_instance_id",
+            )?;
         }
         write_string(buf, &self.client_id, flexible, "DescribedGroupMember.client_id")?;
         write_string(buf, &self.client_host, flexible, "DescribedGroupMember.client_host")?;

@@ -94,7 +94,9 @@ impl Encode for FetchRequest {
         }
         write_array(buf, &self.topics, flexible, "FetchRequest.topics", |b, e| e.encode(b, version))?;
         if version >= 7 {
-            write_array(buf, &self.forgotten_topics_data, flexible, "FetchRequest.forgotten_topics_data", |b, e| e.encode(b, version))?;
+            write_array(buf, &self.forgotten_topics_data, flexible, "FetchRequest.forgotten_topics_data", |b, e| {
+                e.encode(b, version)
+            })?;
         } else if self.forgotten_topics_data != Vec::<ForgottenTopic>::new() {
             return Err(EncodeError::FieldNotSupported { what: "FetchRequest.forgotten_topics_data", version });
         }
@@ -152,7 +154,9 @@ impl Decode for FetchRequest {
         }
         this.topics = read_array(buf, flexible, "FetchRequest.topics", |b| FetchTopic::decode(b, version))?;
         if version >= 7 {
-            this.forgotten_topics_data = read_array(buf, flexible, "FetchRequest.forgotten_topics_data", |b| ForgottenTopic::decode(b, version))?;
+            this.forgotten_topics_data = read_array(buf, flexible, "FetchRequest.forgotten_topics_data", |b| {
+                ForgottenTopic::decode(b, version)
+            })?;
         }
         if version >= 11 {
             this.rack_id = read_string(buf, flexible, "FetchRequest.rack_id")?;
@@ -160,7 +164,9 @@ impl Decode for FetchRequest {
         if version >= 12 {
             this.unknown_tagged_fields = read_section(buf, "FetchRequest", |tag, data| {
                 match tag {
-                    0 if version >= 12 => this.cluster_id = read_nullable_string(data, flexible, "FetchRequest.cluster_id")?,
+                    0 if version >= 12 => {
+                        this.cluster_id = read_nullable_string(data, flexible, "FetchRequest.cluster_id")?
+                    }
                     1 if version >= 15 => this.replica_state = ReplicaState::decode(data, version)?,
                     _ => return Ok(false),
                 }
@@ -184,11 +190,7 @@ pub struct ReplicaState {
 
 impl Default for ReplicaState {
     fn default() -> Self {
-        Self {
-            replica_id: -1,
-            replica_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { replica_id: -1, replica_epoch: -1, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -402,9 +404,9 @@ impl Encode for ForgottenTopic {
         }
         if version >= 7 {
             write_array(buf, &self.partitions, flexible, "ForgottenTopic.partitions", |b, e| {
-            write_i32(b, *e);
-            Ok(())
-        })?;
+                write_i32(b, *e);
+                Ok(())
+            })?;
         } else if self.partitions != Vec::<i32>::new() {
             return Err(EncodeError::FieldNotSupported { what: "ForgottenTopic.partitions", version });
         }
@@ -427,7 +429,8 @@ impl Decode for ForgottenTopic {
             this.topic_id = read_uuid(buf, "ForgottenTopic.topic_id")?;
         }
         if version >= 7 {
-            this.partitions = read_array(buf, flexible, "ForgottenTopic.partitions", |b| read_i32(b, "ForgottenTopic.partitions"))?;
+            this.partitions =
+                read_array(buf, flexible, "ForgottenTopic.partitions", |b| read_i32(b, "ForgottenTopic.partitions"))?;
         }
         if version >= 12 {
             this.unknown_tagged_fields = read_section(buf, "ForgottenTopic", |_, _| Ok(false))?;

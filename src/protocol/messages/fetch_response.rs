@@ -73,7 +73,9 @@ impl Encode for FetchResponse {
             let mut tagged = SectionWriter::new();
             if version >= 16 && self.node_endpoints != Vec::<NodeEndpoint>::new() {
                 tagged.field(0, |b| {
-                    write_array(b, &self.node_endpoints, flexible, "FetchResponse.node_endpoints", |b, e| e.encode(b, version))?;
+                    write_array(b, &self.node_endpoints, flexible, "FetchResponse.node_endpoints", |b, e| {
+                        e.encode(b, version)
+                    })?;
                     Ok(())
                 })?;
             }
@@ -99,11 +101,16 @@ impl Decode for FetchResponse {
         if version >= 7 {
             this.session_id = read_i32(buf, "FetchResponse.session_id")?;
         }
-        this.responses = read_array(buf, flexible, "FetchResponse.responses", |b| FetchableTopicResponse::decode(b, version))?;
+        this.responses =
+            read_array(buf, flexible, "FetchResponse.responses", |b| FetchableTopicResponse::decode(b, version))?;
         if version >= 12 {
             this.unknown_tagged_fields = read_section(buf, "FetchResponse", |tag, data| {
                 match tag {
-                    0 if version >= 16 => this.node_endpoints = read_array(data, flexible, "FetchResponse.node_endpoints", |b| NodeEndpoint::decode(b, version))?,
+                    0 if version >= 16 => {
+                        this.node_endpoints = read_array(data, flexible, "FetchResponse.node_endpoints", |b| {
+                            NodeEndpoint::decode(b, version)
+                        })?
+                    }
                     _ => return Ok(false),
                 }
                 Ok(true)
@@ -165,7 +172,8 @@ impl Decode for FetchableTopicResponse {
         if version >= 13 {
             this.topic_id = read_uuid(buf, "FetchableTopicResponse.topic_id")?;
         }
-        this.partitions = read_array(buf, flexible, "FetchableTopicResponse.partitions", |b| PartitionData::decode(b, version))?;
+        this.partitions =
+            read_array(buf, flexible, "FetchableTopicResponse.partitions", |b| PartitionData::decode(b, version))?;
         if version >= 12 {
             this.unknown_tagged_fields = read_section(buf, "FetchableTopicResponse", |_, _| Ok(false))?;
         }
@@ -234,7 +242,13 @@ impl Encode for PartitionData {
             write_i64(buf, self.log_start_offset);
         }
         if version >= 4 {
-            write_nullable_array(buf, self.aborted_transactions.as_deref(), flexible, "PartitionData.aborted_transactions", |b, e| e.encode(b, version))?;
+            write_nullable_array(
+                buf,
+                self.aborted_transactions.as_deref(),
+                flexible,
+                "PartitionData.aborted_transactions",
+                |b, e| e.encode(b, version),
+            )?;
         }
         if version >= 11 {
             write_i32(buf, self.preferred_read_replica);
@@ -297,7 +311,10 @@ impl Decode for PartitionData {
             this.log_start_offset = read_i64(buf, "PartitionData.log_start_offset")?;
         }
         if version >= 4 {
-            this.aborted_transactions = read_nullable_array(buf, flexible, "PartitionData.aborted_transactions", |b| AbortedTransaction::decode(b, version))?;
+            this.aborted_transactions =
+                read_nullable_array(buf, flexible, "PartitionData.aborted_transactions", |b| {
+                    AbortedTransaction::decode(b, version)
+                })?;
         }
         if version >= 11 {
             this.preferred_read_replica = read_i32(buf, "PartitionData.preferred_read_replica")?;
@@ -331,11 +348,7 @@ pub struct EpochEndOffset {
 
 impl Default for EpochEndOffset {
     fn default() -> Self {
-        Self {
-            epoch: -1,
-            end_offset: -1,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { epoch: -1, end_offset: -1, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -388,11 +401,7 @@ pub struct LeaderIdAndEpoch {
 
 impl Default for LeaderIdAndEpoch {
     fn default() -> Self {
-        Self {
-            leader_id: -1,
-            leader_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { leader_id: -1, leader_epoch: -1, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -445,11 +454,7 @@ pub struct SnapshotId {
 
 impl Default for SnapshotId {
     fn default() -> Self {
-        Self {
-            end_offset: -1,
-            epoch: -1,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { end_offset: -1, epoch: -1, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -490,11 +495,7 @@ pub struct AbortedTransaction {
 
 impl Default for AbortedTransaction {
     fn default() -> Self {
-        Self {
-            producer_id: 0,
-            first_offset: 0,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { producer_id: 0, first_offset: 0, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -551,13 +552,7 @@ pub struct NodeEndpoint {
 
 impl Default for NodeEndpoint {
     fn default() -> Self {
-        Self {
-            node_id: 0,
-            host: String::new(),
-            port: 0,
-            rack: None,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { node_id: 0, host: String::new(), port: 0, rack: None, unknown_tagged_fields: Vec::new() }
     }
 }
 

@@ -57,7 +57,9 @@ impl Encode for FindCoordinatorRequest {
             return Err(EncodeError::FieldNotSupported { what: "FindCoordinatorRequest.key_type", version });
         }
         if version >= 4 {
-            write_array(buf, &self.coordinator_keys, flexible, "FindCoordinatorRequest.coordinator_keys", |b, e| write_string(b, e, flexible, "FindCoordinatorRequest.coordinator_keys"))?;
+            write_array(buf, &self.coordinator_keys, flexible, "FindCoordinatorRequest.coordinator_keys", |b, e| {
+                write_string(b, e, flexible, "FindCoordinatorRequest.coordinator_keys")
+            })?;
         } else if self.coordinator_keys != Vec::<String>::new() {
             return Err(EncodeError::FieldNotSupported { what: "FindCoordinatorRequest.coordinator_keys", version });
         }
@@ -83,7 +85,9 @@ impl Decode for FindCoordinatorRequest {
             this.key_type = read_i8(buf, "FindCoordinatorRequest.key_type")?;
         }
         if version >= 4 {
-            this.coordinator_keys = read_array(buf, flexible, "FindCoordinatorRequest.coordinator_keys", |b| read_string(b, flexible, "FindCoordinatorRequest.coordinator_keys"))?;
+            this.coordinator_keys = read_array(buf, flexible, "FindCoordinatorRequest.coordinator_keys", |b| {
+                read_string(b, flexible, "FindCoordinatorRequest.coordinator_keys")
+            })?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = read_section(buf, "FindCoordinatorRequest", |_, _| Ok(false))?;

@@ -67,7 +67,12 @@ impl Encode for FindCoordinatorResponse {
             return Err(EncodeError::FieldNotSupported { what: "FindCoordinatorResponse.error_code", version });
         }
         if (1..=3).contains(&version) {
-            write_nullable_string(buf, self.error_message.as_deref(), flexible, "FindCoordinatorResponse.error_message")?;
+            write_nullable_string(
+                buf,
+                self.error_message.as_deref(),
+                flexible,
+                "FindCoordinatorResponse.error_message",
+            )?;
         }
         if version <= 3 {
             write_i32(buf, self.node_id);
@@ -85,7 +90,9 @@ impl Encode for FindCoordinatorResponse {
             return Err(EncodeError::FieldNotSupported { what: "FindCoordinatorResponse.port", version });
         }
         if version >= 4 {
-            write_array(buf, &self.coordinators, flexible, "FindCoordinatorResponse.coordinators", |b, e| e.encode(b, version))?;
+            write_array(buf, &self.coordinators, flexible, "FindCoordinatorResponse.coordinators", |b, e| {
+                e.encode(b, version)
+            })?;
         } else if self.coordinators != Vec::<Coordinator>::new() {
             return Err(EncodeError::FieldNotSupported { what: "FindCoordinatorResponse.coordinators", version });
         }
@@ -123,7 +130,8 @@ impl Decode for FindCoordinatorResponse {
             this.port = read_i32(buf, "FindCoordinatorResponse.port")?;
         }
         if version >= 4 {
-            this.coordinators = read_array(buf, flexible, "FindCoordinatorResponse.coordinators", |b| Coordinator::decode(b, version))?;
+            this.coordinators =
+                read_array(buf, flexible, "FindCoordinatorResponse.coordinators", |b| Coordinator::decode(b, version))?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = read_section(buf, "FindCoordinatorResponse", |_, _| Ok(false))?;

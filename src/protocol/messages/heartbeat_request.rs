@@ -53,7 +53,12 @@ impl Encode for HeartbeatRequest {
         write_i32(buf, self.generation_id);
         write_string(buf, &self.member_id, flexible, "HeartbeatRequest.member_id")?;
         if version >= 3 {
-            write_nullable_string(buf, self.group_instance_id.as_deref(), flexible, "HeartbeatRequest.group_instance_id")?;
+            write_nullable_string(
+                buf,
+                self.group_instance_id.as_deref(),
+                flexible,
+                "HeartbeatRequest.group_instance_id",
+            )?;
         } else if self.group_instance_id != None {
             return Err(EncodeError::FieldNotSupported { what: "HeartbeatRequest.group_instance_id", version });
         }

@@ -29,11 +29,7 @@ pub struct HeartbeatResponse {
 
 impl Default for HeartbeatResponse {
     fn default() -> Self {
-        Self {
-            throttle_time_ms: 0,
-            error_code: 0,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { throttle_time_ms: 0, error_code: 0, unknown_tagged_fields: Vec::new() }
     }
 }
 

@@ -49,7 +49,12 @@ impl Encode for InitProducerIdRequest {
             return Err(EncodeError::UnsupportedVersion { what: "InitProducerIdRequest", version });
         }
         let flexible = version >= 2;
-        write_nullable_string(buf, self.transactional_id.as_deref(), flexible, "InitProducerIdRequest.transactional_id")?;
+        write_nullable_string(
+            buf,
+            self.transactional_id.as_deref(),
+            flexible,
+            "InitProducerIdRequest.transactional_id",
+        )?;
         write_i32(buf, self.transaction_timeout_ms);
         if version >= 3 {
             write_i64(buf, self.producer_id);

@@ -68,7 +68,12 @@ impl Encode for JoinGroupRequest {
         }
         write_string(buf, &self.member_id, flexible, "JoinGroupRequest.member_id")?;
         if version >= 5 {
-            write_nullable_string(buf, self.group_instance_id.as_deref(), flexible, "JoinGroupRequest.group_instance_id")?;
+            write_nullable_string(
+                buf,
+                self.group_instance_id.as_deref(),
+                flexible,
+                "JoinGroupRequest.group_instance_id",
+            )?;
         } else if self.group_instance_id != None {
             return Err(EncodeError::FieldNotSupported { what: "JoinGroupRequest.group_instance_id", version });
         }
@@ -102,7 +107,8 @@ impl Decode for JoinGroupRequest {
             this.group_instance_id = read_nullable_string(buf, flexible, "JoinGroupRequest.group_instance_id")?;
         }
         this.protocol_type = read_string(buf, flexible, "JoinGroupRequest.protocol_type")?;
-        this.protocols = read_array(buf, flexible, "JoinGroupRequest.protocols", |b| JoinGroupRequestProtocol::decode(b, version))?;
+        this.protocols =
+            read_array(buf, flexible, "JoinGroupRequest.protocols", |b| JoinGroupRequestProtocol::decode(b, version))?;
         if version >= 8 {
             this.reason = read_nullable_string(buf, flexible, "JoinGroupRequest.reason")?;
         }
@@ -126,11 +132,7 @@ pub struct JoinGroupRequestProtocol {
 
 impl Default for JoinGroupRequestProtocol {
     fn default() -> Self {
-        Self {
-            name: String::new(),
-            metadata: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { name: String::new(), metadata: Bytes::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 

@@ -72,7 +72,12 @@ impl Encode for JoinGroupResponse {
         if version >= 7 {
             write_nullable_string(buf, self.protocol_type.as_deref(), flexible, "JoinGroupResponse.protocol_type")?;
         }
-        write_nullable_string(buf, check_some(self.protocol_name.as_deref(), version >= 7, "JoinGroupResponse.protocol_name", version)?, flexible, "JoinGroupResponse.protocol_name")?;
+        write_nullable_string(
+            buf,
+            check_some(self.protocol_name.as_deref(), version >= 7, "JoinGroupResponse.protocol_name", version)?,
+            flexible,
+            "JoinGroupResponse.protocol_name",
+        )?;
         write_string(buf, &self.leader, flexible, "JoinGroupResponse.leader")?;
         if version >= 9 {
             write_bool(buf, self.skip_assignment);
@@ -104,13 +109,19 @@ impl Decode for JoinGroupResponse {
         if version >= 7 {
             this.protocol_type = read_nullable_string(buf, flexible, "JoinGroupResponse.protocol_type")?;
         }
-        this.protocol_name = check_null(read_nullable_string(buf, flexible, "JoinGroupResponse.protocol_name")?, version >= 7, "JoinGroupResponse.protocol_name", version)?;
+        this.protocol_name = check_null(
+            read_nullable_string(buf, flexible, "JoinGroupResponse.protocol_name")?,
+            version >= 7,
+            "JoinGroupResponse.protocol_name",
+            version,
+        )?;
         this.leader = read_string(buf, flexible, "JoinGroupResponse.leader")?;
         if version >= 9 {
             this.skip_assignment = read_bool(buf, "JoinGroupResponse.skip_assignment")?;
         }
         this.member_id = read_string(buf, flexible, "JoinGroupResponse.member_id")?;
-        this.members = read_array(buf, flexible, "JoinGroupResponse.members", |b| JoinGroupResponseMember::decode(b, version))?;
+        this.members =
+            read_array(buf, flexible, "JoinGroupResponse.members", |b| JoinGroupResponseMember::decode(b, version))?;
         if version >= 6 {
             this.unknown_tagged_fields = read_section(buf, "JoinGroupResponse", |_, _| Ok(false))?;
         }
@@ -147,7 +158,12 @@ impl Encode for JoinGroupResponseMember {
         let flexible = version >= 6;
         write_string(buf, &self.member_id, flexible, "JoinGroupResponseMember.member_id")?;
         if version >= 5 {
-            write_nullable_string(buf, self.group_instance_id.as_deref(), flexible, "JoinGroupResponseMember.group_instance_id")?;
+            write_nullable_string(
+                buf,
+                self.group_instance_id.as_deref(),
+                flexible,
+                "JoinGroupResponseMember.group_instance_id",
+            )?;
         }
         write_bytes(buf, &self.metadata, flexible, "JoinGroupResponseMember.metadata")?;
         if version >= 6 {

@@ -77,7 +77,8 @@ impl Decode for LeaveGroupRequest {
             this.member_id = read_string(buf, flexible, "LeaveGroupRequest.member_id")?;
         }
         if version >= 3 {
-            this.members = read_array(buf, flexible, "LeaveGroupRequest.members", |b| MemberIdentity::decode(b, version))?;
+            this.members =
+                read_array(buf, flexible, "LeaveGroupRequest.members", |b| MemberIdentity::decode(b, version))?;
         }
         if version >= 4 {
             this.unknown_tagged_fields = read_section(buf, "LeaveGroupRequest", |_, _| Ok(false))?;
@@ -101,12 +102,7 @@ pub struct MemberIdentity {
 
 impl Default for MemberIdentity {
     fn default() -> Self {
-        Self {
-            member_id: String::new(),
-            group_instance_id: None,
-            reason: None,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { member_id: String::new(), group_instance_id: None, reason: None, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -119,7 +115,12 @@ impl Encode for MemberIdentity {
             return Err(EncodeError::FieldNotSupported { what: "MemberIdentity.member_id", version });
         }
         if version >= 3 {
-            write_nullable_string(buf, self.group_instance_id.as_deref(), flexible, "MemberIdentity.group_instance_id")?;
+            write_nullable_string(
+                buf,
+                self.group_instance_id.as_deref(),
+                flexible,
+                "MemberIdentity.group_instance_id",
+            )?;
         } else if self.group_instance_id != None {
             return Err(EncodeError::FieldNotSupported { what: "MemberIdentity.group_instance_id", version });
         }

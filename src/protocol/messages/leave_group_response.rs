@@ -75,7 +75,8 @@ impl Decode for LeaveGroupResponse {
         }
         this.error_code = read_i16(buf, "LeaveGroupResponse.error_code")?;
         if version >= 3 {
-            this.members = read_array(buf, flexible, "LeaveGroupResponse.members", |b| MemberResponse::decode(b, version))?;
+            this.members =
+                read_array(buf, flexible, "LeaveGroupResponse.members", |b| MemberResponse::decode(b, version))?;
         }
         if version >= 4 {
             this.unknown_tagged_fields = read_section(buf, "LeaveGroupResponse", |_, _| Ok(false))?;
@@ -117,7 +118,12 @@ impl Encode for MemberResponse {
             return Err(EncodeError::FieldNotSupported { what: "MemberResponse.member_id", version });
         }
         if version >= 3 {
-            write_nullable_string(buf, self.group_instance_id.as_deref(), flexible, "MemberResponse.group_instance_id")?;
+            write_nullable_string(
+                buf,
+                self.group_instance_id.as_deref(),
+                flexible,
+                "MemberResponse.group_instance_id",
+            )?;
         } else if self.group_instance_id != Some(String::new()) {
             return Err(EncodeError::FieldNotSupported { what: "MemberResponse.group_instance_id", version });
         }

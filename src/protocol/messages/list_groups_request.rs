@@ -44,12 +44,16 @@ impl Encode for ListGroupsRequest {
         }
         let flexible = version >= 3;
         if version >= 4 {
-            write_array(buf, &self.states_filter, flexible, "ListGroupsRequest.states_filter", |b, e| write_string(b, e, flexible, "ListGroupsRequest.states_filter"))?;
+            write_array(buf, &self.states_filter, flexible, "ListGroupsRequest.states_filter", |b, e| {
+                write_string(b, e, flexible, "ListGroupsRequest.states_filter")
+            })?;
         } else if self.states_filter != Vec::<String>::new() {
             return Err(EncodeError::FieldNotSupported { what: "ListGroupsRequest.states_filter", version });
         }
         if version >= 5 {
-            write_array(buf, &self.types_filter, flexible, "ListGroupsRequest.types_filter", |b, e| write_string(b, e, flexible, "ListGroupsRequest.types_filter"))?;
+            write_array(buf, &self.types_filter, flexible, "ListGroupsRequest.types_filter", |b, e| {
+                write_string(b, e, flexible, "ListGroupsRequest.types_filter")
+            })?;
         } else if self.types_filter != Vec::<String>::new() {
             return Err(EncodeError::FieldNotSupported { what: "ListGroupsRequest.types_filter", version });
         }
@@ -69,10 +73,14 @@ impl Decode for ListGroupsRequest {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
-            this.states_filter = read_array(buf, flexible, "ListGroupsRequest.states_filter", |b| read_string(b, flexible, "ListGroupsRequest.states_filter"))?;
+            this.states_filter = read_array(buf, flexible, "ListGroupsRequest.states_filter", |b| {
+                read_string(b, flexible, "ListGroupsRequest.states_filter")
+            })?;
         }
         if version >= 5 {
-            this.types_filter = read_array(buf, flexible, "ListGroupsRequest.types_filter", |b| read_string(b, flexible, "ListGroupsRequest.types_filter"))?;
+            this.types_filter = read_array(buf, flexible, "ListGroupsRequest.types_filter", |b| {
+                read_string(b, flexible, "ListGroupsRequest.types_filter")
+            })?;
         }
         if version >= 3 {
             this.unknown_tagged_fields = read_section(buf, "ListGroupsRequest", |_, _| Ok(false))?;

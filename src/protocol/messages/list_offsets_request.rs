@@ -93,11 +93,7 @@ pub struct ListOffsetsTopic {
 
 impl Default for ListOffsetsTopic {
     fn default() -> Self {
-        Self {
-            name: String::new(),
-            partitions: Vec::<ListOffsetsPartition>::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { name: String::new(), partitions: Vec::<ListOffsetsPartition>::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -119,7 +115,8 @@ impl Decode for ListOffsetsTopic {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.name = read_string(buf, flexible, "ListOffsetsTopic.name")?;
-        this.partitions = read_array(buf, flexible, "ListOffsetsTopic.partitions", |b| ListOffsetsPartition::decode(b, version))?;
+        this.partitions =
+            read_array(buf, flexible, "ListOffsetsTopic.partitions", |b| ListOffsetsPartition::decode(b, version))?;
         if version >= 6 {
             this.unknown_tagged_fields = read_section(buf, "ListOffsetsTopic", |_, _| Ok(false))?;
         }

@@ -29,11 +29,7 @@ pub struct ListOffsetsResponse {
 
 impl Default for ListOffsetsResponse {
     fn default() -> Self {
-        Self {
-            throttle_time_ms: 0,
-            topics: Vec::<ListOffsetsTopicResponse>::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { throttle_time_ms: 0, topics: Vec::<ListOffsetsTopicResponse>::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -65,7 +61,8 @@ impl Decode for ListOffsetsResponse {
         if version >= 2 {
             this.throttle_time_ms = read_i32(buf, "ListOffsetsResponse.throttle_time_ms")?;
         }
-        this.topics = read_array(buf, flexible, "ListOffsetsResponse.topics", |b| ListOffsetsTopicResponse::decode(b, version))?;
+        this.topics =
+            read_array(buf, flexible, "ListOffsetsResponse.topics", |b| ListOffsetsTopicResponse::decode(b, version))?;
         if version >= 6 {
             this.unknown_tagged_fields = read_section(buf, "ListOffsetsResponse", |_, _| Ok(false))?;
         }
@@ -98,7 +95,9 @@ impl Encode for ListOffsetsTopicResponse {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
         write_string(buf, &self.name, flexible, "ListOffsetsTopicResponse.name")?;
-        write_array(buf, &self.partitions, flexible, "ListOffsetsTopicResponse.partitions", |b, e| e.encode(b, version))?;
+        write_array(buf, &self.partitions, flexible, "ListOffsetsTopicResponse.partitions", |b, e| {
+            e.encode(b, version)
+        })?;
         if version >= 6 {
             let tagged = SectionWriter::new();
             tagged.finish(buf, &self.unknown_tagged_fields, "ListOffsetsTopicResponse")?;
@@ -112,7 +111,9 @@ impl Decode for ListOffsetsTopicResponse {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.name = read_string(buf, flexible, "ListOffsetsTopicResponse.name")?;
-        this.partitions = read_array(buf, flexible, "ListOffsetsTopicResponse.partitions", |b| ListOffsetsPartitionResponse::decode(b, version))?;
+        this.partitions = read_array(buf, flexible, "ListOffsetsTopicResponse.partitions", |b| {
+            ListOffsetsPartitionResponse::decode(b, version)
+        })?;
         if version >= 6 {
             this.unknown_tagged_fields = read_section(buf, "ListOffsetsTopicResponse", |_, _| Ok(false))?;
         }
@@ -159,12 +160,21 @@ impl Encode for ListOffsetsPartitionResponse {
         write_i32(buf, self.partition_index);
         write_i16(buf, self.error_code);
         if version <= 0 {
-            write_array(buf, &self.old_style_offsets, flexible, "ListOffsetsPartitionResponse.old_style_offsets", |b, e| {
-            write_i64(b, *e);
-            Ok(())
-        })?;
+            write_array(
+                buf,
+                &self.old_style_offsets,
+                flexible,
+                "ListOffsetsPartitionResponse.old_style_offsets",
+                |b, e| {
+                    write_i64(b, *e);
+                    Ok(())
+                },
+            )?;
         } else if self.old_style_offsets != Vec::<i64>::new() {
-            return Err(EncodeError::FieldNotSupported { what: "ListOffsetsPartitionResponse.old_style_offsets", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "ListOffsetsPartitionResponse.old_style_offsets",
+                version,
+            });
         }
         if version >= 1 {
             write_i64(buf, self.timestamp);
@@ -196,7 +206,10 @@ impl Decode for ListOffsetsPartitionResponse {
         this.partition_index = read_i32(buf, "ListOffsetsPartitionResponse.partition_index")?;
         this.error_code = read_i16(buf, "ListOffsetsPartitionResponse.error_code")?;
         if version <= 0 {
-            this.old_style_offsets = read_array(buf, flexible, "ListOffsetsPartitionResponse.old_style_offsets", |b| read_i64(b, "ListOffsetsPartitionResponse.old_style_offsets"))?;
+            this.old_style_offsets =
+                read_array(buf, flexible, "ListOffsetsPartitionResponse.old_style_offsets", |b| {
+                    read_i64(b, "ListOffsetsPartitionResponse.old_style_offsets")
+                })?;
         }
         if version >= 1 {
             this.timestamp = read_i64(buf, "ListOffsetsPartitionResponse.timestamp")?;

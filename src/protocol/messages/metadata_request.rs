@@ -49,7 +49,13 @@ impl Encode for MetadataRequest {
             return Err(EncodeError::UnsupportedVersion { what: "MetadataRequest", version });
         }
         let flexible = version >= 9;
-        write_nullable_array(buf, check_some(self.topics.as_deref(), version >= 1, "MetadataRequest.topics", version)?, flexible, "MetadataRequest.topics", |b, e| e.encode(b, version))?;
+        write_nullable_array(
+            buf,
+            check_some(self.topics.as_deref(), version >= 1, "MetadataRequest.topics", version)?,
+            flexible,
+            "MetadataRequest.topics",
+            |b, e| e.encode(b, version),
+        )?;
         if version >= 4 {
             write_bool(buf, self.allow_auto_topic_creation);
         } else if self.allow_auto_topic_creation != true {
@@ -58,12 +64,18 @@ impl Encode for MetadataRequest {
         if (8..=10).contains(&version) {
             write_bool(buf, self.include_cluster_authorized_operations);
         } else if self.include_cluster_authorized_operations != false {
-            return Err(EncodeError::FieldNotSupported { what: "MetadataRequest.include_cluster_authorized_operations", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "MetadataRequest.include_cluster_authorized_operations",
+                version,
+            });
         }
         if version >= 8 {
             write_bool(buf, self.include_topic_authorized_operations);
         } else if self.include_topic_authorized_operations != false {
-            return Err(EncodeError::FieldNotSupported { what: "MetadataRequest.include_topic_authorized_operations", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "MetadataRequest.include_topic_authorized_operations",
+                version,
+            });
         }
         if version >= 9 {
             let tagged = SectionWriter::new();
@@ -80,15 +92,22 @@ impl Decode for MetadataRequest {
         }
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.topics = check_null(read_nullable_array(buf, flexible, "MetadataRequest.topics", |b| MetadataRequestTopic::decode(b, version))?, version >= 1, "MetadataRequest.topics", version)?;
+        this.topics = check_null(
+            read_nullable_array(buf, flexible, "MetadataRequest.topics", |b| MetadataRequestTopic::decode(b, version))?,
+            version >= 1,
+            "MetadataRequest.topics",
+            version,
+        )?;
         if version >= 4 {
             this.allow_auto_topic_creation = read_bool(buf, "MetadataRequest.allow_auto_topic_creation")?;
         }
         if (8..=10).contains(&version) {
-            this.include_cluster_authorized_operations = read_bool(buf, "MetadataRequest.include_cluster_authorized_operations")?;
+            this.include_cluster_authorized_operations =
+                read_bool(buf, "MetadataRequest.include_cluster_authorized_operations")?;
         }
         if version >= 8 {
-            this.include_topic_authorized_operations = read_bool(buf, "MetadataRequest.include_topic_authorized_operations")?;
+            this.include_topic_authorized_operations =
+                read_bool(buf, "MetadataRequest.include_topic_authorized_operations")?;
         }
         if version >= 9 {
             this.unknown_tagged_fields = read_section(buf, "MetadataRequest", |_, _| Ok(false))?;
@@ -110,11 +129,7 @@ pub struct MetadataRequestTopic {
 
 impl Default for MetadataRequestTopic {
     fn default() -> Self {
-        Self {
-            topic_id: Uuid::ZERO,
-            name: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { topic_id: Uuid::ZERO, name: Some(String::new()), unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -124,7 +139,12 @@ impl Encode for MetadataRequestTopic {
         if version >= 10 {
             write_uuid(buf, self.topic_id);
         }
-        write_nullable_string(buf, check_some(self.name.as_deref(), version >= 10, "MetadataRequestTopic.name", version)?, flexible, "MetadataRequestTopic.name")?;
+        write_nullable_string(
+            buf,
+            check_some(self.name.as_deref(), version >= 10, "MetadataRequestTopic.name", version)?,
+            flexible,
+            "MetadataRequestTopic.name",
+        )?;
         if version >= 9 {
             let tagged = SectionWriter::new();
             tagged.finish(buf, &self.unknown_tagged_fields, "MetadataRequestTopic")?;
@@ -140,7 +160,12 @@ impl Decode for MetadataRequestTopic {
         if version >= 10 {
             this.topic_id = read_uuid(buf, "MetadataRequestTopic.topic_id")?;
         }
-        this.name = check_null(read_nullable_string(buf, flexible, "MetadataRequestTopic.name")?, version >= 10, "MetadataRequestTopic.name", version)?;
+        this.name = check_null(
+            read_nullable_string(buf, flexible, "MetadataRequestTopic.name")?,
+            version >= 10,
+            "MetadataRequestTopic.name",
+            version,
+        )?;
         if version >= 9 {
             this.unknown_tagged_fields = read_section(buf, "MetadataRequestTopic", |_, _| Ok(false))?;
         }

@@ -69,7 +69,10 @@ impl Encode for MetadataResponse {
         if (8..=10).contains(&version) {
             write_i32(buf, self.cluster_authorized_operations);
         } else if self.cluster_authorized_operations != -2147483648 {
-            return Err(EncodeError::FieldNotSupported { what: "MetadataResponse.cluster_authorized_operations", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "MetadataResponse.cluster_authorized_operations",
+                version,
+            });
         }
         if version >= 9 {
             let tagged = SectionWriter::new();
@@ -89,14 +92,16 @@ impl Decode for MetadataResponse {
         if version >= 3 {
             this.throttle_time_ms = read_i32(buf, "MetadataResponse.throttle_time_ms")?;
         }
-        this.brokers = read_array(buf, flexible, "MetadataResponse.brokers", |b| MetadataResponseBroker::decode(b, version))?;
+        this.brokers =
+            read_array(buf, flexible, "MetadataResponse.brokers", |b| MetadataResponseBroker::decode(b, version))?;
         if version >= 2 {
             this.cluster_id = read_nullable_string(buf, flexible, "MetadataResponse.cluster_id")?;
         }
         if version >= 1 {
             this.controller_id = read_i32(buf, "MetadataResponse.controller_id")?;
         }
-        this.topics = read_array(buf, flexible, "MetadataResponse.topics", |b| MetadataResponseTopic::decode(b, version))?;
+        this.topics =
+            read_array(buf, flexible, "MetadataResponse.topics", |b| MetadataResponseTopic::decode(b, version))?;
         if (8..=10).contains(&version) {
             this.cluster_authorized_operations = read_i32(buf, "MetadataResponse.cluster_authorized_operations")?;
         }
@@ -124,13 +129,7 @@ pub struct MetadataResponseBroker {
 
 impl Default for MetadataResponseBroker {
     fn default() -> Self {
-        Self {
-            node_id: 0,
-            host: String::new(),
-            port: 0,
-            rack: None,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { node_id: 0, host: String::new(), port: 0, rack: None, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -205,7 +204,12 @@ impl Encode for MetadataResponseTopic {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
         write_i16(buf, self.error_code);
-        write_nullable_string(buf, check_some(self.name.as_deref(), version >= 12, "MetadataResponseTopic.name", version)?, flexible, "MetadataResponseTopic.name")?;
+        write_nullable_string(
+            buf,
+            check_some(self.name.as_deref(), version >= 12, "MetadataResponseTopic.name", version)?,
+            flexible,
+            "MetadataResponseTopic.name",
+        )?;
         if version >= 10 {
             write_uuid(buf, self.topic_id);
         }
@@ -216,7 +220,10 @@ impl Encode for MetadataResponseTopic {
         if version >= 8 {
             write_i32(buf, self.topic_authorized_operations);
         } else if self.topic_authorized_operations != -2147483648 {
-            return Err(EncodeError::FieldNotSupported { what: "MetadataResponseTopic.topic_authorized_operations", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "MetadataResponseTopic.topic_authorized_operations",
+                version,
+            });
         }
         if version >= 9 {
             let tagged = SectionWriter::new();
@@ -231,14 +238,21 @@ impl Decode for MetadataResponseTopic {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.error_code = read_i16(buf, "MetadataResponseTopic.error_code")?;
-        this.name = check_null(read_nullable_string(buf, flexible, "MetadataResponseTopic.name")?, version >= 12, "MetadataResponseTopic.name", version)?;
+        this.name = check_null(
+            read_nullable_string(buf, flexible, "MetadataResponseTopic.name")?,
+            version >= 12,
+            "MetadataResponseTopic.name",
+            version,
+        )?;
         if version >= 10 {
             this.topic_id = read_uuid(buf, "MetadataResponseTopic.topic_id")?;
         }
         if version >= 1 {
             this.is_internal = read_bool(buf, "MetadataResponseTopic.is_internal")?;
         }
-        this.partitions = read_array(buf, flexible, "MetadataResponseTopic.partitions", |b| MetadataResponsePartition::decode(b, version))?;
+        this.partitions = read_array(buf, flexible, "MetadataResponseTopic.partitions", |b| {
+            MetadataResponsePartition::decode(b, version)
+        })?;
         if version >= 8 {
             this.topic_authorized_operations = read_i32(buf, "MetadataResponseTopic.topic_authorized_operations")?;
         }
@@ -303,10 +317,16 @@ impl Encode for MetadataResponsePartition {
             Ok(())
         })?;
         if version >= 5 {
-            write_array(buf, &self.offline_replicas, flexible, "MetadataResponsePartition.offline_replicas", |b, e| {
-            write_i32(b, *e);
-            Ok(())
-        })?;
+            write_array(
+                buf,
+                &self.offline_replicas,
+                flexible,
+                "MetadataResponsePartition.offline_replicas",
+                |b, e| {
+                    write_i32(b, *e);
+                    Ok(())
+                },
+            )?;
         }
         if version >= 9 {
             let tagged = SectionWriter::new();
@@ -326,10 +346,16 @@ impl Decode for MetadataResponsePartition {
         if version >= 7 {
             this.leader_epoch = read_i32(buf, "MetadataResponsePartition.leader_epoch")?;
         }
-        this.replica_nodes = read_array(buf, flexible, "MetadataResponsePartition.replica_nodes", |b| read_i32(b, "MetadataResponsePartition.replica_nodes"))?;
-        this.isr_nodes = read_array(buf, flexible, "MetadataResponsePartition.isr_nodes", |b| read_i32(b, "MetadataResponsePartition.isr_nodes"))?;
+        this.replica_nodes = read_array(buf, flexible, "MetadataResponsePartition.replica_nodes", |b| {
+            read_i32(b, "MetadataResponsePartition.replica_nodes")
+        })?;
+        this.isr_nodes = read_array(buf, flexible, "MetadataResponsePartition.isr_nodes", |b| {
+            read_i32(b, "MetadataResponsePartition.isr_nodes")
+        })?;
         if version >= 5 {
-            this.offline_replicas = read_array(buf, flexible, "MetadataResponsePartition.offline_replicas", |b| read_i32(b, "MetadataResponsePartition.offline_replicas"))?;
+            this.offline_replicas = read_array(buf, flexible, "MetadataResponsePartition.offline_replicas", |b| {
+                read_i32(b, "MetadataResponsePartition.offline_replicas")
+            })?;
         }
         if version >= 9 {
             this.unknown_tagged_fields = read_section(buf, "MetadataResponsePartition", |_, _| Ok(false))?;

@@ -63,7 +63,12 @@ impl Encode for OffsetCommitRequest {
             write_string(buf, &self.member_id, flexible, "OffsetCommitRequest.member_id")?;
         }
         if version >= 7 {
-            write_nullable_string(buf, self.group_instance_id.as_deref(), flexible, "OffsetCommitRequest.group_instance_id")?;
+            write_nullable_string(
+                buf,
+                self.group_instance_id.as_deref(),
+                flexible,
+                "OffsetCommitRequest.group_instance_id",
+            )?;
         } else if self.group_instance_id != None {
             return Err(EncodeError::FieldNotSupported { what: "OffsetCommitRequest.group_instance_id", version });
         }
@@ -99,7 +104,8 @@ impl Decode for OffsetCommitRequest {
         if (2..=4).contains(&version) {
             this.retention_time_ms = read_i64(buf, "OffsetCommitRequest.retention_time_ms")?;
         }
-        this.topics = read_array(buf, flexible, "OffsetCommitRequest.topics", |b| OffsetCommitRequestTopic::decode(b, version))?;
+        this.topics =
+            read_array(buf, flexible, "OffsetCommitRequest.topics", |b| OffsetCommitRequestTopic::decode(b, version))?;
         if version >= 8 {
             this.unknown_tagged_fields = read_section(buf, "OffsetCommitRequest", |_, _| Ok(false))?;
         }
@@ -132,7 +138,9 @@ impl Encode for OffsetCommitRequestTopic {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 8;
         write_string(buf, &self.name, flexible, "OffsetCommitRequestTopic.name")?;
-        write_array(buf, &self.partitions, flexible, "OffsetCommitRequestTopic.partitions", |b, e| e.encode(b, version))?;
+        write_array(buf, &self.partitions, flexible, "OffsetCommitRequestTopic.partitions", |b, e| {
+            e.encode(b, version)
+        })?;
         if version >= 8 {
             let tagged = SectionWriter::new();
             tagged.finish(buf, &self.unknown_tagged_fields, "OffsetCommitRequestTopic")?;
@@ -146,7 +154,9 @@ impl Decode for OffsetCommitRequestTopic {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.name = read_string(buf, flexible, "OffsetCommitRequestTopic.name")?;
-        this.partitions = read_array(buf, flexible, "OffsetCommitRequestTopic.partitions", |b| OffsetCommitRequestPartition::decode(b, version))?;
+        this.partitions = read_array(buf, flexible, "OffsetCommitRequestTopic.partitions", |b| {
+            OffsetCommitRequestPartition::decode(b, version)
+        })?;
         if version >= 8 {
             this.unknown_tagged_fields = read_section(buf, "OffsetCommitRequestTopic", |_, _| Ok(false))?;
         }
@@ -195,9 +205,17 @@ impl Encode for OffsetCommitRequestPartition {
         if version == 1 {
             write_i64(buf, self.commit_timestamp);
         } else if self.commit_timestamp != -1 {
-            return Err(EncodeError::FieldNotSupported { what: "OffsetCommitRequestPartition.commit_timestamp", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "OffsetCommitRequestPartition.commit_timestamp",
+                version,
+            });
         }
-        write_nullable_string(buf, self.committed_metadata.as_deref(), flexible, "OffsetCommitRequestPartition.committed_metadata")?;
+        write_nullable_string(
+            buf,
+            self.committed_metadata.as_deref(),
+            flexible,
+            "OffsetCommitRequestPartition.committed_metadata",
+        )?;
         if version >= 8 {
             let tagged = SectionWriter::new();
             tagged.finish(buf, &self.unknown_tagged_fields, "OffsetCommitRequestPartition")?;
@@ -218,7 +236,8 @@ impl Decode for OffsetCommitRequestPartition {
         if version == 1 {
             this.commit_timestamp = read_i64(buf, "OffsetCommitRequestPartition.commit_timestamp")?;
         }
-        this.committed_metadata = read_nullable_string(buf, flexible, "OffsetCommitRequestPartition.committed_metadata")?;
+        this.committed_metadata =
+            read_nullable_string(buf, flexible, "OffsetCommitRequestPartition.committed_metadata")?;
         if version >= 8 {
             this.unknown_tagged_fields = read_section(buf, "OffsetCommitRequestPartition", |_, _| Ok(false))?;
         }

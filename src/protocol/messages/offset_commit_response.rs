@@ -29,11 +29,7 @@ pub struct OffsetCommitResponse {
 
 impl Default for OffsetCommitResponse {
     fn default() -> Self {
-        Self {
-            throttle_time_ms: 0,
-            topics: Vec::<OffsetCommitResponseTopic>::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { throttle_time_ms: 0, topics: Vec::<OffsetCommitResponseTopic>::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -65,7 +61,9 @@ impl Decode for OffsetCommitResponse {
         if version >= 3 {
             this.throttle_time_ms = read_i32(buf, "OffsetCommitResponse.throttle_time_ms")?;
         }
-        this.topics = read_array(buf, flexible, "OffsetCommitResponse.topics", |b| OffsetCommitResponseTopic::decode(b, version))?;
+        this.topics = read_array(buf, flexible, "OffsetCommitResponse.topics", |b| {
+            OffsetCommitResponseTopic::decode(b, version)
+        })?;
         if version >= 8 {
             this.unknown_tagged_fields = read_section(buf, "OffsetCommitResponse", |_, _| Ok(false))?;
         }
@@ -98,7 +96,9 @@ impl Encode for OffsetCommitResponseTopic {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 8;
         write_string(buf, &self.name, flexible, "OffsetCommitResponseTopic.name")?;
-        write_array(buf, &self.partitions, flexible, "OffsetCommitResponseTopic.partitions", |b, e| e.encode(b, version))?;
+        write_array(buf, &self.partitions, flexible, "OffsetCommitResponseTopic.partitions", |b, e| {
+            e.encode(b, version)
+        })?;
         if version >= 8 {
             let tagged = SectionWriter::new();
             tagged.finish(buf, &self.unknown_tagged_fields, "OffsetCommitResponseTopic")?;
@@ -112,7 +112,9 @@ impl Decode for OffsetCommitResponseTopic {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.name = read_string(buf, flexible, "OffsetCommitResponseTopic.name")?;
-        this.partitions = read_array(buf, flexible, "OffsetCommitResponseTopic.partitions", |b| OffsetCommitResponsePartition::decode(b, version))?;
+        this.partitions = read_array(buf, flexible, "OffsetCommitResponseTopic.partitions", |b| {
+            OffsetCommitResponsePartition::decode(b, version)
+        })?;
         if version >= 8 {
             this.unknown_tagged_fields = read_section(buf, "OffsetCommitResponseTopic", |_, _| Ok(false))?;
         }
@@ -133,11 +135,7 @@ pub struct OffsetCommitResponsePartition {
 
 impl Default for OffsetCommitResponsePartition {
     fn default() -> Self {
-        Self {
-            partition_index: 0,
-            error_code: 0,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { partition_index: 0, error_code: 0, unknown_tagged_fields: Vec::new() }
     }
 }
 

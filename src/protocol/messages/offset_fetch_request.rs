@@ -55,7 +55,13 @@ impl Encode for OffsetFetchRequest {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchRequest.group_id", version });
         }
         if version <= 7 {
-            write_nullable_array(buf, check_some(self.topics.as_deref(), (2..=7).contains(&version), "OffsetFetchRequest.topics", version)?, flexible, "OffsetFetchRequest.topics", |b, e| e.encode(b, version))?;
+            write_nullable_array(
+                buf,
+                check_some(self.topics.as_deref(), (2..=7).contains(&version), "OffsetFetchRequest.topics", version)?,
+                flexible,
+                "OffsetFetchRequest.topics",
+                |b, e| e.encode(b, version),
+            )?;
         } else if self.topics != Some(Vec::<OffsetFetchRequestTopic>::new()) {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchRequest.topics", version });
         }
@@ -88,10 +94,19 @@ impl Decode for OffsetFetchRequest {
             this.group_id = read_string(buf, flexible, "OffsetFetchRequest.group_id")?;
         }
         if version <= 7 {
-            this.topics = check_null(read_nullable_array(buf, flexible, "OffsetFetchRequest.topics", |b| OffsetFetchRequestTopic::decode(b, version))?, (2..=7).contains(&version), "OffsetFetchRequest.topics", version)?;
+            this.topics = check_null(
+                read_nullable_array(buf, flexible, "OffsetFetchRequest.topics", |b| {
+                    OffsetFetchRequestTopic::decode(b, version)
+                })?,
+                (2..=7).contains(&version),
+                "OffsetFetchRequest.topics",
+                version,
+            )?;
         }
         if version >= 8 {
-            this.groups = read_array(buf, flexible, "OffsetFetchRequest.groups", |b| OffsetFetchRequestGroup::decode(b, version))?;
+            this.groups = read_array(buf, flexible, "OffsetFetchRequest.groups", |b| {
+                OffsetFetchRequestGroup::decode(b, version)
+            })?;
         }
         if version >= 7 {
             this.require_stable = read_bool(buf, "OffsetFetchRequest.require_stable")?;
@@ -116,11 +131,7 @@ pub struct OffsetFetchRequestTopic {
 
 impl Default for OffsetFetchRequestTopic {
     fn default() -> Self {
-        Self {
-            name: String::new(),
-            partition_indexes: Vec::<i32>::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { name: String::new(), partition_indexes: Vec::<i32>::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -133,10 +144,16 @@ impl Encode for OffsetFetchRequestTopic {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchRequestTopic.name", version });
         }
         if version <= 7 {
-            write_array(buf, &self.partition_indexes, flexible, "OffsetFetchRequestTopic.partition_indexes", |b, e| {
-            write_i32(b, *e);
-            Ok(())
-        })?;
+            write_array(
+                buf,
+                &self.partition_indexes,
+                flexible,
+                "OffsetFetchRequestTopic.partition_indexes",
+                |b, e| {
+                    write_i32(b, *e);
+                    Ok(())
+                },
+            )?;
         } else if self.partition_indexes != Vec::<i32>::new() {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchRequestTopic.partition_indexes", version });
         }
@@ -156,7 +173,9 @@ impl Decode for OffsetFetchRequestTopic {
             this.name = read_string(buf, flexible, "OffsetFetchRequestTopic.name")?;
         }
         if version <= 7 {
-            this.partition_indexes = read_array(buf, flexible, "OffsetFetchRequestTopic.partition_indexes", |b| read_i32(b, "OffsetFetchRequestTopic.partition_indexes"))?;
+            this.partition_indexes = read_array(buf, flexible, "OffsetFetchRequestTopic.partition_indexes", |b| {
+                read_i32(b, "OffsetFetchRequestTopic.partition_indexes")
+            })?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = read_section(buf, "OffsetFetchRequestTopic", |_, _| Ok(false))?;
@@ -207,7 +226,9 @@ impl Encode for OffsetFetchRequestGroup {
             write_i32(buf, self.member_epoch);
         }
         if version >= 8 {
-            write_nullable_array(buf, self.topics.as_deref(), flexible, "OffsetFetchRequestGroup.topics", |b, e| e.encode(b, version))?;
+            write_nullable_array(buf, self.topics.as_deref(), flexible, "OffsetFetchRequestGroup.topics", |b, e| {
+                e.encode(b, version)
+            })?;
         } else if self.topics != Some(Vec::<OffsetFetchRequestTopics>::new()) {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchRequestGroup.topics", version });
         }
@@ -233,7 +254,9 @@ impl Decode for OffsetFetchRequestGroup {
             this.member_epoch = read_i32(buf, "OffsetFetchRequestGroup.member_epoch")?;
         }
         if version >= 8 {
-            this.topics = read_nullable_array(buf, flexible, "OffsetFetchRequestGroup.topics", |b| OffsetFetchRequestTopics::decode(b, version))?;
+            this.topics = read_nullable_array(buf, flexible, "OffsetFetchRequestGroup.topics", |b| {
+                OffsetFetchRequestTopics::decode(b, version)
+            })?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = read_section(buf, "OffsetFetchRequestGroup", |_, _| Ok(false))?;
@@ -255,11 +278,7 @@ pub struct OffsetFetchRequestTopics {
 
 impl Default for OffsetFetchRequestTopics {
     fn default() -> Self {
-        Self {
-            name: String::new(),
-            partition_indexes: Vec::<i32>::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { name: String::new(), partition_indexes: Vec::<i32>::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -272,10 +291,16 @@ impl Encode for OffsetFetchRequestTopics {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchRequestTopics.name", version });
         }
         if version >= 8 {
-            write_array(buf, &self.partition_indexes, flexible, "OffsetFetchRequestTopics.partition_indexes", |b, e| {
-            write_i32(b, *e);
-            Ok(())
-        })?;
+            write_array(
+                buf,
+                &self.partition_indexes,
+                flexible,
+                "OffsetFetchRequestTopics.partition_indexes",
+                |b, e| {
+                    write_i32(b, *e);
+                    Ok(())
+                },
+            )?;
         } else if self.partition_indexes != Vec::<i32>::new() {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchRequestTopics.partition_indexes", version });
         }
@@ -295,7 +320,9 @@ impl Decode for OffsetFetchRequestTopics {
             this.name = read_string(buf, flexible, "OffsetFetchRequestTopics.name")?;
         }
         if version >= 8 {
-            this.partition_indexes = read_array(buf, flexible, "OffsetFetchRequestTopics.partition_indexes", |b| read_i32(b, "OffsetFetchRequestTopics.partition_indexes"))?;
+            this.partition_indexes = read_array(buf, flexible, "OffsetFetchRequestTopics.partition_indexes", |b| {
+                read_i32(b, "OffsetFetchRequestTopics.partition_indexes")
+            })?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = read_section(buf, "OffsetFetchRequestTopics", |_, _| Ok(false))?;

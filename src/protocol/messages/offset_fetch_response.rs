@@ -84,13 +84,17 @@ impl Decode for OffsetFetchResponse {
             this.throttle_time_ms = read_i32(buf, "OffsetFetchResponse.throttle_time_ms")?;
         }
         if version <= 7 {
-            this.topics = read_array(buf, flexible, "OffsetFetchResponse.topics", |b| OffsetFetchResponseTopic::decode(b, version))?;
+            this.topics = read_array(buf, flexible, "OffsetFetchResponse.topics", |b| {
+                OffsetFetchResponseTopic::decode(b, version)
+            })?;
         }
         if (2..=7).contains(&version) {
             this.error_code = read_i16(buf, "OffsetFetchResponse.error_code")?;
         }
         if version >= 8 {
-            this.groups = read_array(buf, flexible, "OffsetFetchResponse.groups", |b| OffsetFetchResponseGroup::decode(b, version))?;
+            this.groups = read_array(buf, flexible, "OffsetFetchResponse.groups", |b| {
+                OffsetFetchResponseGroup::decode(b, version)
+            })?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = read_section(buf, "OffsetFetchResponse", |_, _| Ok(false))?;
@@ -129,7 +133,9 @@ impl Encode for OffsetFetchResponseTopic {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchResponseTopic.name", version });
         }
         if version <= 7 {
-            write_array(buf, &self.partitions, flexible, "OffsetFetchResponseTopic.partitions", |b, e| e.encode(b, version))?;
+            write_array(buf, &self.partitions, flexible, "OffsetFetchResponseTopic.partitions", |b, e| {
+                e.encode(b, version)
+            })?;
         } else if self.partitions != Vec::<OffsetFetchResponsePartition>::new() {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchResponseTopic.partitions", version });
         }
@@ -149,7 +155,9 @@ impl Decode for OffsetFetchResponseTopic {
             this.name = read_string(buf, flexible, "OffsetFetchResponseTopic.name")?;
         }
         if version <= 7 {
-            this.partitions = read_array(buf, flexible, "OffsetFetchResponseTopic.partitions", |b| OffsetFetchResponsePartition::decode(b, version))?;
+            this.partitions = read_array(buf, flexible, "OffsetFetchResponseTopic.partitions", |b| {
+                OffsetFetchResponsePartition::decode(b, version)
+            })?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = read_section(buf, "OffsetFetchResponseTopic", |_, _| Ok(false))?;
@@ -194,12 +202,18 @@ impl Encode for OffsetFetchResponsePartition {
         if version <= 7 {
             write_i32(buf, self.partition_index);
         } else if self.partition_index != 0 {
-            return Err(EncodeError::FieldNotSupported { what: "OffsetFetchResponsePartition.partition_index", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "OffsetFetchResponsePartition.partition_index",
+                version,
+            });
         }
         if version <= 7 {
             write_i64(buf, self.committed_offset);
         } else if self.committed_offset != 0 {
-            return Err(EncodeError::FieldNotSupported { what: "OffsetFetchResponsePartition.committed_offset", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "OffsetFetchResponsePartition.committed_offset",
+                version,
+            });
         }
         if (5..=7).contains(&version) {
             write_i32(buf, self.committed_leader_epoch);
@@ -306,7 +320,9 @@ impl Decode for OffsetFetchResponseGroup {
             this.group_id = read_string(buf, flexible, "OffsetFetchResponseGroup.group_id")?;
         }
         if version >= 8 {
-            this.topics = read_array(buf, flexible, "OffsetFetchResponseGroup.topics", |b| OffsetFetchResponseTopics::decode(b, version))?;
+            this.topics = read_array(buf, flexible, "OffsetFetchResponseGroup.topics", |b| {
+                OffsetFetchResponseTopics::decode(b, version)
+            })?;
         }
         if version >= 8 {
             this.error_code = read_i16(buf, "OffsetFetchResponseGroup.error_code")?;
@@ -348,7 +364,9 @@ impl Encode for OffsetFetchResponseTopics {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchResponseTopics.name", version });
         }
         if version >= 8 {
-            write_array(buf, &self.partitions, flexible, "OffsetFetchResponseTopics.partitions", |b, e| e.encode(b, version))?;
+            write_array(buf, &self.partitions, flexible, "OffsetFetchResponseTopics.partitions", |b, e| {
+                e.encode(b, version)
+            })?;
         } else if self.partitions != Vec::<OffsetFetchResponsePartitions>::new() {
             return Err(EncodeError::FieldNotSupported { what: "OffsetFetchResponseTopics.partitions", version });
         }
@@ -368,7 +386,9 @@ impl Decode for OffsetFetchResponseTopics {
             this.name = read_string(buf, flexible, "OffsetFetchResponseTopics.name")?;
         }
         if version >= 8 {
-            this.partitions = read_array(buf, flexible, "OffsetFetchResponseTopics.partitions", |b| OffsetFetchResponsePartitions::decode(b, version))?;
+            this.partitions = read_array(buf, flexible, "OffsetFetchResponseTopics.partitions", |b| {
+                OffsetFetchResponsePartitions::decode(b, version)
+            })?;
         }
         if version >= 6 {
             this.unknown_tagged_fields = read_section(buf, "OffsetFetchResponseTopics", |_, _| Ok(false))?;
@@ -413,12 +433,18 @@ impl Encode for OffsetFetchResponsePartitions {
         if version >= 8 {
             write_i32(buf, self.partition_index);
         } else if self.partition_index != 0 {
-            return Err(EncodeError::FieldNotSupported { what: "OffsetFetchResponsePartitions.partition_index", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "OffsetFetchResponsePartitions.partition_index",
+                version,
+            });
         }
         if version >= 8 {
             write_i64(buf, self.committed_offset);
         } else if self.committed_offset != 0 {
-            return Err(EncodeError::FieldNotSupported { what: "OffsetFetchResponsePartitions.committed_offset", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "OffsetFetchResponsePartitions.committed_offset",
+                version,
+            });
         }
         if version >= 8 {
             write_i32(buf, self.committed_leader_epoch);

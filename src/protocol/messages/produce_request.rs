@@ -77,7 +77,8 @@ impl Decode for ProduceRequest {
         }
         this.acks = read_i16(buf, "ProduceRequest.acks")?;
         this.timeout_ms = read_i32(buf, "ProduceRequest.timeout_ms")?;
-        this.topic_data = read_array(buf, flexible, "ProduceRequest.topic_data", |b| TopicProduceData::decode(b, version))?;
+        this.topic_data =
+            read_array(buf, flexible, "ProduceRequest.topic_data", |b| TopicProduceData::decode(b, version))?;
         if version >= 9 {
             this.unknown_tagged_fields = read_section(buf, "ProduceRequest", |_, _| Ok(false))?;
         }
@@ -110,7 +111,9 @@ impl Encode for TopicProduceData {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
         write_string(buf, &self.name, flexible, "TopicProduceData.name")?;
-        write_array(buf, &self.partition_data, flexible, "TopicProduceData.partition_data", |b, e| e.encode(b, version))?;
+        write_array(buf, &self.partition_data, flexible, "TopicProduceData.partition_data", |b, e| {
+            e.encode(b, version)
+        })?;
         if version >= 9 {
             let tagged = SectionWriter::new();
             tagged.finish(buf, &self.unknown_tagged_fields, "TopicProduceData")?;
@@ -124,7 +127,8 @@ impl Decode for TopicProduceData {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.name = read_string(buf, flexible, "TopicProduceData.name")?;
-        this.partition_data = read_array(buf, flexible, "TopicProduceData.partition_data", |b| PartitionProduceData::decode(b, version))?;
+        this.partition_data =
+            read_array(buf, flexible, "TopicProduceData.partition_data", |b| PartitionProduceData::decode(b, version))?;
         if version >= 9 {
             this.unknown_tagged_fields = read_section(buf, "TopicProduceData", |_, _| Ok(false))?;
         }
@@ -145,11 +149,7 @@ pub struct PartitionProduceData {
 
 impl Default for PartitionProduceData {
     fn default() -> Self {
-        Self {
-            index: 0,
-            records: None,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { index: 0, records: None, unknown_tagged_fields: Vec::new() }
     }
 }
 

@@ -59,7 +59,9 @@ impl Encode for ProduceResponse {
             let mut tagged = SectionWriter::new();
             if version >= 10 && self.node_endpoints != Vec::<NodeEndpoint>::new() {
                 tagged.field(0, |b| {
-                    write_array(b, &self.node_endpoints, flexible, "ProduceResponse.node_endpoints", |b, e| e.encode(b, version))?;
+                    write_array(b, &self.node_endpoints, flexible, "ProduceResponse.node_endpoints", |b, e| {
+                        e.encode(b, version)
+                    })?;
                     Ok(())
                 })?;
             }
@@ -76,14 +78,19 @@ impl Decode for ProduceResponse {
         }
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.responses = read_array(buf, flexible, "ProduceResponse.responses", |b| TopicProduceResponse::decode(b, version))?;
+        this.responses =
+            read_array(buf, flexible, "ProduceResponse.responses", |b| TopicProduceResponse::decode(b, version))?;
         if version >= 1 {
             this.throttle_time_ms = read_i32(buf, "ProduceResponse.throttle_time_ms")?;
         }
         if version >= 9 {
             this.unknown_tagged_fields = read_section(buf, "ProduceResponse", |tag, data| {
                 match tag {
-                    0 if version >= 10 => this.node_endpoints = read_array(data, flexible, "ProduceResponse.node_endpoints", |b| NodeEndpoint::decode(b, version))?,
+                    0 if version >= 10 => {
+                        this.node_endpoints = read_array(data, flexible, "ProduceResponse.node_endpoints", |b| {
+                            NodeEndpoint::decode(b, version)
+                        })?
+                    }
                     _ => return Ok(false),
                 }
                 Ok(true)
@@ -118,7 +125,9 @@ impl Encode for TopicProduceResponse {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
         write_string(buf, &self.name, flexible, "TopicProduceResponse.name")?;
-        write_array(buf, &self.partition_responses, flexible, "TopicProduceResponse.partition_responses", |b, e| e.encode(b, version))?;
+        write_array(buf, &self.partition_responses, flexible, "TopicProduceResponse.partition_responses", |b, e| {
+            e.encode(b, version)
+        })?;
         if version >= 9 {
             let tagged = SectionWriter::new();
             tagged.finish(buf, &self.unknown_tagged_fields, "TopicProduceResponse")?;
@@ -132,7 +141,9 @@ impl Decode for TopicProduceResponse {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.name = read_string(buf, flexible, "TopicProduceResponse.name")?;
-        this.partition_responses = read_array(buf, flexible, "TopicProduceResponse.partition_responses", |b| PartitionProduceResponse::decode(b, version))?;
+        this.partition_responses = read_array(buf, flexible, "TopicProduceResponse.partition_responses", |b| {
+            PartitionProduceResponse::decode(b, version)
+        })?;
         if version >= 9 {
             this.unknown_tagged_fields = read_section(buf, "TopicProduceResponse", |_, _| Ok(false))?;
         }
@@ -192,14 +203,24 @@ impl Encode for PartitionProduceResponse {
             write_i64(buf, self.log_start_offset);
         }
         if version >= 8 {
-            write_array(buf, &self.record_errors, flexible, "PartitionProduceResponse.record_errors", |b, e| e.encode(b, version))?;
+            write_array(buf, &self.record_errors, flexible, "PartitionProduceResponse.record_errors", |b, e| {
+                e.encode(b, version)
+            })?;
         }
         if version >= 8 {
-            write_nullable_string(buf, self.error_message.as_deref(), flexible, "PartitionProduceResponse.error_message")?;
+            write_nullable_string(
+                buf,
+                self.error_message.as_deref(),
+                flexible,
+                "PartitionProduceResponse.error_message",
+            )?;
         }
         if !(version >= 10) {
             if self.current_leader != LeaderIdAndEpoch::default() {
-                return Err(EncodeError::FieldNotSupported { what: "PartitionProduceResponse.current_leader", version });
+                return Err(EncodeError::FieldNotSupported {
+                    what: "PartitionProduceResponse.current_leader",
+                    version,
+                });
             }
         }
         if version >= 9 {
@@ -230,7 +251,9 @@ impl Decode for PartitionProduceResponse {
             this.log_start_offset = read_i64(buf, "PartitionProduceResponse.log_start_offset")?;
         }
         if version >= 8 {
-            this.record_errors = read_array(buf, flexible, "PartitionProduceResponse.record_errors", |b| BatchIndexAndErrorMessage::decode(b, version))?;
+            this.record_errors = read_array(buf, flexible, "PartitionProduceResponse.record_errors", |b| {
+                BatchIndexAndErrorMessage::decode(b, version)
+            })?;
         }
         if version >= 8 {
             this.error_message = read_nullable_string(buf, flexible, "PartitionProduceResponse.error_message")?;
@@ -261,11 +284,7 @@ pub struct BatchIndexAndErrorMessage {
 
 impl Default for BatchIndexAndErrorMessage {
     fn default() -> Self {
-        Self {
-            batch_index: 0,
-            batch_index_error_message: None,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { batch_index: 0, batch_index_error_message: None, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -278,9 +297,17 @@ impl Encode for BatchIndexAndErrorMessage {
             return Err(EncodeError::FieldNotSupported { what: "BatchIndexAndErrorMessage.batch_index", version });
         }
         if version >= 8 {
-            write_nullable_string(buf, self.batch_index_error_message.as_deref(), flexible, "BatchIndexAndErrorMessage.batch_index_error_message")?;
+            write_nullable_string(
+                buf,
+                self.batch_index_error_message.as_deref(),
+                flexible,
+                "BatchIndexAndErrorMessage.batch_index_error_message",
+            )?;
         } else if self.batch_index_error_message != None {
-            return Err(EncodeError::FieldNotSupported { what: "BatchIndexAndErrorMessage.batch_index_error_message", version });
+            return Err(EncodeError::FieldNotSupported {
+                what: "BatchIndexAndErrorMessage.batch_index_error_message",
+                version,
+            });
         }
         if version >= 9 {
             let tagged = SectionWriter::new();
@@ -298,7 +325,8 @@ impl Decode for BatchIndexAndErrorMessage {
             this.batch_index = read_i32(buf, "BatchIndexAndErrorMessage.batch_index")?;
         }
         if version >= 8 {
-            this.batch_index_error_message = read_nullable_string(buf, flexible, "BatchIndexAndErrorMessage.batch_index_error_message")?;
+            this.batch_index_error_message =
+                read_nullable_string(buf, flexible, "BatchIndexAndErrorMessage.batch_index_error_message")?;
         }
         if version >= 9 {
             this.unknown_tagged_fields = read_section(buf, "BatchIndexAndErrorMessage", |_, _| Ok(false))?;
@@ -320,11 +348,7 @@ pub struct LeaderIdAndEpoch {
 
 impl Default for LeaderIdAndEpoch {
     fn default() -> Self {
-        Self {
-            leader_id: -1,
-            leader_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { leader_id: -1, leader_epoch: -1, unknown_tagged_fields: Vec::new() }
     }
 }
 
@@ -381,13 +405,7 @@ pub struct NodeEndpoint {
 
 impl Default for NodeEndpoint {
     fn default() -> Self {
-        Self {
-            node_id: 0,
-            host: String::new(),
-            port: 0,
-            rack: None,
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { node_id: 0, host: String::new(), port: 0, rack: None, unknown_tagged_fields: Vec::new() }
     }
 }
 

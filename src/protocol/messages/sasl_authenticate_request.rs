@@ -27,10 +27,7 @@ pub struct SaslAuthenticateRequest {
 
 impl Default for SaslAuthenticateRequest {
     fn default() -> Self {
-        Self {
-            auth_bytes: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { auth_bytes: Bytes::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 

@@ -25,9 +25,7 @@ pub struct SaslHandshakeRequest {
 
 impl Default for SaslHandshakeRequest {
     fn default() -> Self {
-        Self {
-            mechanism: String::new(),
-        }
+        Self { mechanism: String::new() }
     }
 }
 

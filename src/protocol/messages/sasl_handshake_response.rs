@@ -27,10 +27,7 @@ pub struct SaslHandshakeResponse {
 
 impl Default for SaslHandshakeResponse {
     fn default() -> Self {
-        Self {
-            error_code: 0,
-            mechanisms: Vec::<String>::new(),
-        }
+        Self { error_code: 0, mechanisms: Vec::<String>::new() }
     }
 }
 
@@ -41,7 +38,9 @@ impl Encode for SaslHandshakeResponse {
         }
         let flexible = false;
         write_i16(buf, self.error_code);
-        write_array(buf, &self.mechanisms, flexible, "SaslHandshakeResponse.mechanisms", |b, e| write_string(b, e, flexible, "SaslHandshakeResponse.mechanisms"))?;
+        write_array(buf, &self.mechanisms, flexible, "SaslHandshakeResponse.mechanisms", |b, e| {
+            write_string(b, e, flexible, "SaslHandshakeResponse.mechanisms")
+        })?;
         Ok(())
     }
 }
@@ -54,7 +53,9 @@ impl Decode for SaslHandshakeResponse {
         let flexible = false;
         let mut this = Self::default();
         this.error_code = read_i16(buf, "SaslHandshakeResponse.error_code")?;
-        this.mechanisms = read_array(buf, flexible, "SaslHandshakeResponse.mechanisms", |b| read_string(b, flexible, "SaslHandshakeResponse.mechanisms"))?;
+        this.mechanisms = read_array(buf, flexible, "SaslHandshakeResponse.mechanisms", |b| {
+            read_string(b, flexible, "SaslHandshakeResponse.mechanisms")
+        })?;
         Ok(this)
     }
 }

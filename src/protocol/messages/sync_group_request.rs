@@ -62,7 +62,12 @@ impl Encode for SyncGroupRequest {
         write_i32(buf, self.generation_id);
         write_string(buf, &self.member_id, flexible, "SyncGroupRequest.member_id")?;
         if version >= 3 {
-            write_nullable_string(buf, self.group_instance_id.as_deref(), flexible, "SyncGroupRequest.group_instance_id")?;
+            write_nullable_string(
+                buf,
+                self.group_instance_id.as_deref(),
+                flexible,
+                "SyncGroupRequest.group_instance_id",
+            )?;
         } else if self.group_instance_id != None {
             return Err(EncodeError::FieldNotSupported { what: "SyncGroupRequest.group_instance_id", version });
         }
@@ -100,7 +105,9 @@ impl Decode for SyncGroupRequest {
         if version >= 5 {
             this.protocol_name = read_nullable_string(buf, flexible, "SyncGroupRequest.protocol_name")?;
         }
-        this.assignments = read_array(buf, flexible, "SyncGroupRequest.assignments", |b| SyncGroupRequestAssignment::decode(b, version))?;
+        this.assignments = read_array(buf, flexible, "SyncGroupRequest.assignments", |b| {
+            SyncGroupRequestAssignment::decode(b, version)
+        })?;
         if version >= 4 {
             this.unknown_tagged_fields = read_section(buf, "SyncGroupRequest", |_, _| Ok(false))?;
         }
@@ -121,11 +128,7 @@ pub struct SyncGroupRequestAssignment {
 
 impl Default for SyncGroupRequestAssignment {
     fn default() -> Self {
-        Self {
-            member_id: String::new(),
-            assignment: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
-        }
+        Self { member_id: String::new(), assignment: Bytes::new(), unknown_tagged_fields: Vec::new() }
     }
 }
 
