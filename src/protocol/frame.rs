@@ -178,6 +178,38 @@ mod tests {
         assert_eq!((header.correlation_id, decoded), (1, response));
     }
 
+    /// The attack that aborts the `kafka-protocol` crate: a tiny request whose array
+    /// count claims 2^31 elements. Ours answers with an error and allocates nothing.
+    #[test]
+    fn a_tiny_request_claiming_two_billion_elements_is_an_error() {
+        use crate::protocol::messages::ProduceRequest;
+        // acks, timeout_ms, then topic_data's count: i32::MAX, and no elements.
+        let body = Bytes::from_static(&[0xff, 0xff, 0, 0, 0x75, 0x30, 0x7f, 0xff, 0xff, 0xff]);
+        let err = decode_exact::<ProduceRequest>(&mut body.clone(), 0).unwrap_err();
+        assert!(matches!(err, DecodeError::InvalidLength { length: 2147483647, .. }), "{err}");
+        // The same in a flexible version: a compact count of 2^32 - 2.
+        let body = Bytes::from_static(&[0x00, 0xff, 0xff, 0, 0, 0x75, 0x30, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+        let err = decode_exact::<ProduceRequest>(&mut body.clone(), 9).unwrap_err();
+        assert!(matches!(err, DecodeError::InvalidLength { .. } | DecodeError::VarintTooLong { .. }), "{err}");
+    }
+
+    #[test]
+    fn bytes_after_the_body_are_an_error() {
+        use crate::protocol::messages::HeartbeatResponse;
+        let mut body = Bytes::from_static(&[0, 0, 0, 0, 0, 0, 9, 9]); // throttle, error code, then 2 stray bytes
+        let err = decode_exact::<HeartbeatResponse>(&mut body, 1).unwrap_err();
+        assert_eq!(err, DecodeError::TrailingBytes { what: "HeartbeatResponse", remaining: 2 });
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn frame_length_never_panics(bytes: Vec<u8>, max in 0usize..1 << 20) {
+            if let Ok(Some(n)) = frame_length(&bytes, max) {
+                proptest::prop_assert!(n <= max && 4 + n <= bytes.len());
+            }
+        }
+    }
+
     #[test]
     fn frame_length_refuses_large_and_negative_sizes_early() {
         assert_eq!(frame_length(&[0, 0], 100), Ok(None));
