@@ -10,6 +10,7 @@ line on stdin and answers one line, `ok` or `err REASON`:
     leader TOPIC PARTITION N         move a partition's leader
     errors APIKEY CODE...            fail the next APIKEY requests with CODE, in order
     create-topic TOPIC PARTITIONS    another topic
+    apiversion APIKEY MIN MAX        the versions of APIKEY the brokers advertise
     initial-rebalance-delay MS       group.initial.rebalance.delay.ms (newer librdkafka)
 
 It exits on stdin EOF (so it dies with the test that spawned it) or after
@@ -50,6 +51,7 @@ broker_down = fn("rd_kafka_mock_broker_set_down", ctypes.c_int, vp, i32)
 broker_up = fn("rd_kafka_mock_broker_set_up", ctypes.c_int, vp, i32)
 set_leader = fn("rd_kafka_mock_partition_set_leader", ctypes.c_int, vp, cp, i32, i32)
 push_errors = fn("rd_kafka_mock_push_request_errors_array", None, vp, ctypes.c_int16, ctypes.c_size_t, vp)
+set_apiversion = fn("rd_kafka_mock_set_apiversion", ctypes.c_int, vp, ctypes.c_int16, ctypes.c_int16, ctypes.c_int16)
 rebalance_delay = fn("rd_kafka_mock_group_initial_rebalance_delay_ms", None, vp, i32)
 err2name = fn("rd_kafka_err2name", cp, ctypes.c_int)
 
@@ -89,6 +91,8 @@ def run(words):
     elif cmd == "errors":
         codes = (ctypes.c_int * len(a[1:]))(*[int(c) for c in a[1:]])
         push_errors(cluster, int(a[0]), len(a[1:]), codes)
+    elif cmd == "apiversion":
+        checked(set_apiversion(cluster, int(a[0]), int(a[1]), int(a[2])))
     elif cmd == "create-topic":
         create_topic(a[0], a[1])
     elif cmd == "initial-rebalance-delay":
