@@ -408,8 +408,9 @@ def emit_struct(s, top):
             for f in tagged:
                 guard = f.tagged.cond(valid)
                 guard = "" if guard == "true" else f" if {guard}"
-                out.append(f"                    {f.tag}{guard} => this.{f.rust} = {read_field(f, 'data')},\n")
-            out.append("                    _ => return Ok(false),\n                }\n                Ok(true)\n            })?;\n")
+                out.append(f"                    {f.tag}{guard} => {{\n                        this.{f.rust} = {read_field(f, 'data')};\n"
+                           f"                        Ok(this.{f.rust} != {f.default_expr()})\n                    }}\n")
+            out.append("                    _ => Ok(false),\n                }\n            })?;\n")
         else:
             out.append(f"            this.unknown_tagged_fields = read_section(buf, {json.dumps(s.name)}, |_, _| Ok(false))?;\n")
         out.append("        }\n")

@@ -55,14 +55,6 @@ fn parse_name(path: &Path) -> Result<(ApiKey, i16, bool), String> {
     Ok((api, version, request))
 }
 
-/// Whether frames from this peer may re-encode differently when nothing is lost
-/// ([`Checked::Canonicalised`]): only tansu, which writes tagged fields at their
-/// default values. librdkafka encodes canonically, as Kafka does, so its frames must
-/// re-encode byte for byte.
-fn may_be_non_canonical(peer: &str) -> bool {
-    peer.contains("tansu")
-}
-
 fn check_fixture(path: &Path) -> Result<(), String> {
     let peer = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (api, version, request) = parse_name(path)?;
@@ -80,8 +72,6 @@ fn check_fixture(path: &Path) -> Result<(), String> {
     match check_frame(&bytes, kind)? {
         Checked::Exact => Ok(()),
         Checked::NotImplemented(what) => Err(format!("{what} is not implemented by the codec")),
-        Checked::Canonicalised(_) if may_be_non_canonical(&peer) => Ok(()),
-        Checked::Canonicalised(difference) => Err(difference),
         Checked::PeerQuirk(_) if peer.contains("mock") => Ok(()),
         Checked::PeerQuirk(quirk) => Err(quirk),
     }
@@ -248,7 +238,6 @@ fn exchanges(frames: &[Frame]) -> Vec<Exchange> {
 fn check_all(name: &str, steps: &[(String, Vec<Frame>)]) -> (BTreeMap<(i16, i16), usize>, Vec<String>) {
     let mut exact = BTreeMap::new();
     let mut skipped = Vec::new();
-    let mut canonicalised = Vec::new();
     let mut quirks = Vec::new();
     let mut failures = Vec::new();
     for (step, frames) in steps {
@@ -260,15 +249,8 @@ fn check_all(name: &str, steps: &[(String, Vec<Frame>)]) -> (BTreeMap<(i16, i16)
             match check_frame(&frame.bytes, kind) {
                 Ok(Checked::Exact) => *exact.entry((frame.api_key, frame.api_version)).or_insert(0) += 1,
                 Ok(Checked::NotImplemented(what)) => skipped.push(format!("{step}: {:?} {what}", frame.direction)),
-                Ok(Checked::Canonicalised(difference)) if may_be_non_canonical(name) => {
-                    *exact.entry((frame.api_key, frame.api_version)).or_insert(0) += 1;
-                    canonicalised.push(difference);
-                }
                 Ok(Checked::PeerQuirk(quirk)) if name.contains("mock") => quirks.push(quirk),
                 Ok(Checked::PeerQuirk(quirk)) => failures.push(format!("{step}: {:?}: {quirk}", frame.direction)),
-                Ok(Checked::Canonicalised(difference)) => {
-                    failures.push(format!("{step}: {:?}: {difference}", frame.direction))
-                }
                 Err(e) => failures.push(format!("{step}: {:?}: {e}", frame.direction)),
             }
         }
@@ -276,15 +258,10 @@ fn check_all(name: &str, steps: &[(String, Vec<Frame>)]) -> (BTreeMap<(i16, i16)
     assert!(failures.is_empty(), "{name}: {} frames fail the codec check:\n{}", failures.len(), failures.join("\n"));
     skipped.sort();
     skipped.dedup();
-    canonicalised.sort();
-    canonicalised.dedup();
     quirks.sort();
     quirks.dedup();
     if !quirks.is_empty() {
         eprintln!("{name}: malformed in a known librdkafka-mock way:\n{}", quirks.join("\n"));
-    }
-    if !canonicalised.is_empty() {
-        eprintln!("{name}: decoded in full but written non-canonically by the peer:\n{}", canonicalised.join("\n"));
     }
     (exact, skipped)
 }

@@ -22,8 +22,10 @@ pub struct RawTaggedField {
 /// Reads a tagged-field section.
 ///
 /// `known` is called with each tag and its bytes; it decodes the tags it knows and
-/// returns `Ok(false)` for the others, which are returned. A known tag must consume
-/// its bytes exactly.
+/// returns `Ok(false)` for the others, which are returned as raw fields. A known tag
+/// must consume its bytes exactly. The generated decoders also return `Ok(false)` for a
+/// known tag whose value is its default: Kafka never writes those, but some peers do
+/// (tansu), and keeping the raw bytes lets the structure re-encode byte-identically.
 pub fn read_section(
     buf: &mut Bytes,
     what: &'static str,
@@ -40,13 +42,14 @@ pub fn read_section(
         previous = Some(tag);
         let size = read_unsigned_varint(buf, what)?;
         let size = usize::try_from(size).map_err(|_| DecodeError::InvalidLength { what, length: i64::from(size) })?;
-        let mut data = read_raw(buf, size, what)?;
+        let raw = read_raw(buf, size, what)?;
+        let mut data = raw.clone();
         if known(tag, &mut data)? {
             if !data.is_empty() {
                 return Err(DecodeError::TrailingBytes { what, remaining: data.len() });
             }
         } else {
-            unknown.push(RawTaggedField { tag, data });
+            unknown.push(RawTaggedField { tag, data: raw });
         }
     }
     Ok(unknown)
@@ -77,7 +80,9 @@ impl SectionWriter {
         Ok(())
     }
 
-    /// Writes the section: the known fields and `unknown`, sorted by tag.
+    /// Writes the section: the known fields and the raw `unknown` ones, sorted by tag.
+    /// A raw field with the tag of a known field written here is dropped: it is that
+    /// field at its default as a peer sent it, and the caller has since set the field.
     pub fn finish(
         mut self,
         buf: &mut BytesMut,
@@ -88,7 +93,12 @@ impl SectionWriter {
             write_unsigned_varint(buf, 0);
             return Ok(());
         }
-        self.fields.extend(unknown.iter().map(|f| (f.tag, f.data.clone())));
+        let known_count = self.fields.len();
+        for field in unknown {
+            if !self.fields[..known_count].iter().any(|(tag, _)| *tag == field.tag) {
+                self.fields.push((field.tag, field.data.clone()));
+            }
+        }
         self.fields.sort_by_key(|(tag, _)| *tag);
         if let Some(w) = self.fields.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(EncodeError::InvalidValue { what, value: i64::from(w[0].0) });
@@ -135,6 +145,20 @@ mod tests {
         .unwrap();
         assert_eq!(seen, [Bytes::from_static(b"k")]);
         assert_eq!(kept, unknown);
+    }
+
+    #[test]
+    fn a_known_field_replaces_a_raw_field_of_the_same_tag() {
+        let mut w = SectionWriter::new();
+        w.field(2, |b| {
+            b.extend_from_slice(b"new");
+            Ok(())
+        })
+        .unwrap();
+        let raw = [RawTaggedField { tag: 2, data: Bytes::from_static(b"old") }];
+        let mut out = BytesMut::new();
+        w.finish(&mut out, &raw, "t").unwrap();
+        assert_eq!(&out[..], &[1, 2, 3, b'n', b'e', b'w']);
     }
 
     #[test]

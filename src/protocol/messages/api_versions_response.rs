@@ -120,29 +120,30 @@ impl Decode for ApiVersionsResponse {
             this.throttle_time_ms = read_i32(buf, "ApiVersionsResponse.throttle_time_ms")?;
         }
         if version >= 3 {
-            this.unknown_tagged_fields = read_section(buf, "ApiVersionsResponse", |tag, data| {
-                match tag {
-                    0 if version >= 3 => {
-                        this.supported_features =
-                            read_array(data, flexible, "ApiVersionsResponse.supported_features", |b| {
-                                SupportedFeatureKey::decode(b, version)
-                            })?
-                    }
-                    1 if version >= 3 => {
-                        this.finalized_features_epoch = read_i64(data, "ApiVersionsResponse.finalized_features_epoch")?
-                    }
-                    2 if version >= 3 => {
-                        this.finalized_features =
-                            read_array(data, flexible, "ApiVersionsResponse.finalized_features", |b| {
-                                FinalizedFeatureKey::decode(b, version)
-                            })?
-                    }
-                    3 if version >= 3 => {
-                        this.zk_migration_ready = read_bool(data, "ApiVersionsResponse.zk_migration_ready")?
-                    }
-                    _ => return Ok(false),
+            this.unknown_tagged_fields = read_section(buf, "ApiVersionsResponse", |tag, data| match tag {
+                0 if version >= 3 => {
+                    this.supported_features =
+                        read_array(data, flexible, "ApiVersionsResponse.supported_features", |b| {
+                            SupportedFeatureKey::decode(b, version)
+                        })?;
+                    Ok(this.supported_features != Vec::<SupportedFeatureKey>::new())
                 }
-                Ok(true)
+                1 if version >= 3 => {
+                    this.finalized_features_epoch = read_i64(data, "ApiVersionsResponse.finalized_features_epoch")?;
+                    Ok(this.finalized_features_epoch != -1)
+                }
+                2 if version >= 3 => {
+                    this.finalized_features =
+                        read_array(data, flexible, "ApiVersionsResponse.finalized_features", |b| {
+                            FinalizedFeatureKey::decode(b, version)
+                        })?;
+                    Ok(this.finalized_features != Vec::<FinalizedFeatureKey>::new())
+                }
+                3 if version >= 3 => {
+                    this.zk_migration_ready = read_bool(data, "ApiVersionsResponse.zk_migration_ready")?;
+                    Ok(this.zk_migration_ready != false)
+                }
+                _ => Ok(false),
             })?;
         }
         Ok(this)

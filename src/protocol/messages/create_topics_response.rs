@@ -169,14 +169,12 @@ impl Decode for CreatableTopicResult {
             })?;
         }
         if version >= 5 {
-            this.unknown_tagged_fields = read_section(buf, "CreatableTopicResult", |tag, data| {
-                match tag {
-                    0 if version >= 5 => {
-                        this.topic_config_error_code = read_i16(data, "CreatableTopicResult.topic_config_error_code")?
-                    }
-                    _ => return Ok(false),
+            this.unknown_tagged_fields = read_section(buf, "CreatableTopicResult", |tag, data| match tag {
+                0 if version >= 5 => {
+                    this.topic_config_error_code = read_i16(data, "CreatableTopicResult.topic_config_error_code")?;
+                    Ok(this.topic_config_error_code != 0)
                 }
-                Ok(true)
+                _ => Ok(false),
             })?;
         }
         Ok(this)

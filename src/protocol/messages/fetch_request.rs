@@ -162,15 +162,16 @@ impl Decode for FetchRequest {
             this.rack_id = read_string(buf, flexible, "FetchRequest.rack_id")?;
         }
         if version >= 12 {
-            this.unknown_tagged_fields = read_section(buf, "FetchRequest", |tag, data| {
-                match tag {
-                    0 if version >= 12 => {
-                        this.cluster_id = read_nullable_string(data, flexible, "FetchRequest.cluster_id")?
-                    }
-                    1 if version >= 15 => this.replica_state = ReplicaState::decode(data, version)?,
-                    _ => return Ok(false),
+            this.unknown_tagged_fields = read_section(buf, "FetchRequest", |tag, data| match tag {
+                0 if version >= 12 => {
+                    this.cluster_id = read_nullable_string(data, flexible, "FetchRequest.cluster_id")?;
+                    Ok(this.cluster_id != None)
                 }
-                Ok(true)
+                1 if version >= 15 => {
+                    this.replica_state = ReplicaState::decode(data, version)?;
+                    Ok(this.replica_state != ReplicaState::default())
+                }
+                _ => Ok(false),
             })?;
         }
         Ok(this)

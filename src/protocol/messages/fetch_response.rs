@@ -104,16 +104,14 @@ impl Decode for FetchResponse {
         this.responses =
             read_array(buf, flexible, "FetchResponse.responses", |b| FetchableTopicResponse::decode(b, version))?;
         if version >= 12 {
-            this.unknown_tagged_fields = read_section(buf, "FetchResponse", |tag, data| {
-                match tag {
-                    0 if version >= 16 => {
-                        this.node_endpoints = read_array(data, flexible, "FetchResponse.node_endpoints", |b| {
-                            NodeEndpoint::decode(b, version)
-                        })?
-                    }
-                    _ => return Ok(false),
+            this.unknown_tagged_fields = read_section(buf, "FetchResponse", |tag, data| match tag {
+                0 if version >= 16 => {
+                    this.node_endpoints = read_array(data, flexible, "FetchResponse.node_endpoints", |b| {
+                        NodeEndpoint::decode(b, version)
+                    })?;
+                    Ok(this.node_endpoints != Vec::<NodeEndpoint>::new())
                 }
-                Ok(true)
+                _ => Ok(false),
             })?;
         }
         Ok(this)
@@ -321,14 +319,20 @@ impl Decode for PartitionData {
         }
         this.records = read_nullable_bytes(buf, flexible, "PartitionData.records")?;
         if version >= 12 {
-            this.unknown_tagged_fields = read_section(buf, "PartitionData", |tag, data| {
-                match tag {
-                    0 if version >= 12 => this.diverging_epoch = EpochEndOffset::decode(data, version)?,
-                    1 if version >= 12 => this.current_leader = LeaderIdAndEpoch::decode(data, version)?,
-                    2 if version >= 12 => this.snapshot_id = SnapshotId::decode(data, version)?,
-                    _ => return Ok(false),
+            this.unknown_tagged_fields = read_section(buf, "PartitionData", |tag, data| match tag {
+                0 if version >= 12 => {
+                    this.diverging_epoch = EpochEndOffset::decode(data, version)?;
+                    Ok(this.diverging_epoch != EpochEndOffset::default())
                 }
-                Ok(true)
+                1 if version >= 12 => {
+                    this.current_leader = LeaderIdAndEpoch::decode(data, version)?;
+                    Ok(this.current_leader != LeaderIdAndEpoch::default())
+                }
+                2 if version >= 12 => {
+                    this.snapshot_id = SnapshotId::decode(data, version)?;
+                    Ok(this.snapshot_id != SnapshotId::default())
+                }
+                _ => Ok(false),
             })?;
         }
         Ok(this)

@@ -84,16 +84,14 @@ impl Decode for ProduceResponse {
             this.throttle_time_ms = read_i32(buf, "ProduceResponse.throttle_time_ms")?;
         }
         if version >= 9 {
-            this.unknown_tagged_fields = read_section(buf, "ProduceResponse", |tag, data| {
-                match tag {
-                    0 if version >= 10 => {
-                        this.node_endpoints = read_array(data, flexible, "ProduceResponse.node_endpoints", |b| {
-                            NodeEndpoint::decode(b, version)
-                        })?
-                    }
-                    _ => return Ok(false),
+            this.unknown_tagged_fields = read_section(buf, "ProduceResponse", |tag, data| match tag {
+                0 if version >= 10 => {
+                    this.node_endpoints = read_array(data, flexible, "ProduceResponse.node_endpoints", |b| {
+                        NodeEndpoint::decode(b, version)
+                    })?;
+                    Ok(this.node_endpoints != Vec::<NodeEndpoint>::new())
                 }
-                Ok(true)
+                _ => Ok(false),
             })?;
         }
         Ok(this)
@@ -259,12 +257,12 @@ impl Decode for PartitionProduceResponse {
             this.error_message = read_nullable_string(buf, flexible, "PartitionProduceResponse.error_message")?;
         }
         if version >= 9 {
-            this.unknown_tagged_fields = read_section(buf, "PartitionProduceResponse", |tag, data| {
-                match tag {
-                    0 if version >= 10 => this.current_leader = LeaderIdAndEpoch::decode(data, version)?,
-                    _ => return Ok(false),
+            this.unknown_tagged_fields = read_section(buf, "PartitionProduceResponse", |tag, data| match tag {
+                0 if version >= 10 => {
+                    this.current_leader = LeaderIdAndEpoch::decode(data, version)?;
+                    Ok(this.current_leader != LeaderIdAndEpoch::default())
                 }
-                Ok(true)
+                _ => Ok(false),
             })?;
         }
         Ok(this)
