@@ -77,7 +77,8 @@ pub(super) async fn negotiate(transport: &Transport) -> Result<NegotiatedVersion
 /// at `version`.
 ///
 /// The header is v0 whatever the version. An UNSUPPORTED_VERSION answer is read as a
-/// v0 body (what Kafka sends), or at `version` if it does not parse as v0.
+/// v0 body (what Kafka sends), or at `version` if it does not parse as v0; if it
+/// parses neither way it is still a refusal, without a range.
 ///
 /// # Errors
 ///
@@ -86,9 +87,12 @@ pub(super) fn read_answer(mut frame: Bytes, version: i16) -> Result<Answer, Deco
     ResponseHeader::decode(&mut frame, ApiKey::ApiVersions.response_header_version(version))?;
     let unsupported = ErrorCode::UnsupportedVersion.code();
     if version > 0 && frame.len() >= 2 && (&frame[..2]).get_i16() == unsupported {
-        if let Ok(v0) = decode_exact::<ApiVersionsResponse>(&mut frame.clone(), 0) {
-            return Ok(Answer::Unsupported { broker_max: api_versions_max(&v0) });
-        }
+        let readable =
+            [0, version].into_iter().find_map(|at| decode_exact::<ApiVersionsResponse>(&mut frame.clone(), at).ok());
+        // An unreadable refusal still says "not this version"; v0 is what every
+        // broker reads. (librdkafka's mock writes an i8 count and no tagged fields:
+        // neither v0 nor v3.)
+        return Ok(Answer::Unsupported { broker_max: readable.as_ref().and_then(api_versions_max) });
     }
     let response = decode_exact::<ApiVersionsResponse>(&mut frame, version)?;
     if response.error_code == unsupported {
@@ -150,6 +154,20 @@ mod tests {
         assert_eq!(read_answer(frame(&refusal, 2), 2).unwrap(), Answer::Unsupported { broker_max: Some(1) });
         let silent = response(35, &[]);
         assert_eq!(read_answer(frame(&silent, 0), 3).unwrap(), Answer::Unsupported { broker_max: None });
+    }
+
+    /// Captured from librdkafka 2.0.2's and 2.16's mock clusters answering an
+    /// ApiVersions v3 request (correlation id 1): error 35, an INT8 count of 1, one
+    /// untagged entry (ApiVersions 0-2), ThrottleTimeMs, no tagged section.
+    const LIBRDKAFKA_MOCK_REFUSAL: [u8; 17] = [0, 0, 0, 1, 0, 0x23, 1, 0, 0x12, 0, 0, 0, 2, 0, 0, 0, 0];
+
+    #[test]
+    fn the_librdkafka_mock_refusal_is_unreadable_but_still_a_refusal() {
+        let bytes = Bytes::from_static(&LIBRDKAFKA_MOCK_REFUSAL);
+        for version in [0, 3] {
+            assert!(decode_exact::<ApiVersionsResponse>(&mut bytes.slice(4..), version).is_err());
+        }
+        assert_eq!(read_answer(bytes, 3).unwrap(), Answer::Unsupported { broker_max: None });
     }
 
     #[test]

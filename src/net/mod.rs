@@ -37,9 +37,12 @@
 //! [`ConnectionConfig::client_software_name`] and version). A broker that does not
 //! know v3 (both librdkafka mock clusters serve 0-2) answers UNSUPPORTED_VERSION (35)
 //! with a **v0** body under the v0 header, listing the ApiVersions range it supports;
-//! the handshake reads that body as v0 and asks again at `min(broker max, 3)`. The
-//! answer becomes [`NegotiatedVersions`], and [`BrokerConnection::request`] sends each
-//! API at the highest version both sides support.
+//! the handshake reads that body as v0 and asks again at `min(broker max, 3)`. A
+//! refusal that parses neither as v0 nor at the version asked (librdkafka's mock
+//! writes an INT8 array count and no tagged fields) makes it ask again at v0, which
+//! every broker reads. The answer becomes [`NegotiatedVersions`], and
+//! [`BrokerConnection::request`] sends each API at the highest version both sides
+//! support.
 //!
 //! # Tracing
 //!

@@ -118,6 +118,33 @@ async fn a_refused_v3_handshake_is_retried_at_the_version_the_v0_body_names() {
     finish(broker).await;
 }
 
+/// What librdkafka's mock clusters really send (bytes captured from 2.0.2 and 2.16):
+/// a refusal that is neither a v0 nor a v3 body. We then ask at v0.
+#[tokio::test]
+async fn an_unreadable_refusal_is_retried_at_v0() {
+    let (addr, broker) = fake_broker::start(|mut broker| async move {
+        let request = broker.expect_request().await;
+        assert_eq!(request.header.api_version, 3);
+        let mut refusal = vec![0, 0, 0, 17];
+        refusal.extend(request.header.correlation_id.to_be_bytes());
+        refusal.extend([0, 0x23, 1, 0, 0x12, 0, 0, 0, 2, 0, 0, 0, 0]);
+        broker.write_raw(&refusal).await;
+        let request = broker.expect_request().await;
+        assert_eq!((request.api, request.header.api_version), (ApiKey::ApiVersions, 0));
+        let apis = [(ApiKey::ApiVersions, 0, 2), (ApiKey::Heartbeat, 0, 3)];
+        broker.respond(&request, &api_versions(0, &apis)).await;
+        echo_next(&mut broker).await;
+        broker.drain().await;
+    })
+    .await;
+    let connection = connect(&addr).await;
+    assert_eq!(connection.versions().handshake_version(), 0);
+    assert_eq!(connection.version_for(ApiKey::Heartbeat).unwrap(), 3);
+    assert_eq!(ask(&connection, 8).await.unwrap(), 8);
+    drop(connection);
+    finish(broker).await;
+}
+
 #[tokio::test]
 async fn a_handshake_answered_with_an_error_fails_the_connect() {
     let (addr, broker) = fake_broker::start(|mut broker| async move {
