@@ -1,0 +1,176 @@
+//! The request side of a connection: encodes a request into a whole frame, registers
+//! its waiter, queues the frame for the writer task and waits for the reader task to
+//! hand back the response frame, all under the request timeout.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use super::config::ConnectionConfig;
+use super::error::ConnectionError;
+use super::shared::Shared;
+use super::writer::{Outgoing, QUEUE_DEPTH};
+use super::{reader, writer};
+use crate::protocol::frame::encode_request;
+use crate::protocol::{ApiKey, Request};
+
+/// A running connection: the shared state, the writer's queue and the two tasks.
+/// Dropping it closes the connection.
+#[derive(Debug)]
+pub(super) struct Transport {
+    shared: Arc<Shared>,
+    queue: mpsc::Sender<Outgoing>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    config: ConnectionConfig,
+}
+
+impl Transport {
+    /// Starts the reader and writer tasks on `stream`.
+    pub(super) fn start(stream: TcpStream, addr: &str, config: ConnectionConfig) -> Self {
+        let shared = Arc::new(Shared::new(addr));
+        let (read_half, write_half) = stream.into_split();
+        let (queue, queued) = mpsc::channel(QUEUE_DEPTH);
+        let reader = tokio::spawn(reader::run(read_half, shared.clone(), config.max_frame_size));
+        let writer = tokio::spawn(writer::run(write_half, queued, shared.clone()));
+        Self { shared, queue, tasks: Mutex::new(vec![reader, writer]), config }
+    }
+
+    pub(super) fn addr(&self) -> &str {
+        self.shared.addr()
+    }
+
+    pub(super) fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    #[cfg(test)]
+    pub(super) fn waiting(&self) -> usize {
+        self.shared.waiting()
+    }
+
+    /// Encodes `request` as a whole frame under a fresh correlation id.
+    fn encode<R: Request>(&self, request: &R, version: i16) -> Result<(i32, Bytes), ConnectionError> {
+        let correlation_id = self.shared.next_correlation_id();
+        let frame = encode_request(request, version, correlation_id, self.config.client_id.as_deref())
+            .map_err(|source| ConnectionError::Encode { api: R::API_KEY, version, source })?;
+        Ok((correlation_id, frame.freeze()))
+    }
+
+    /// Sends `request` at `version` and returns the response frame (header and body,
+    /// without the size prefix).
+    pub(super) async fn call<R: Request>(&self, request: &R, version: i16) -> Result<Bytes, ConnectionError> {
+        let (correlation_id, frame) = self.encode(request, version)?;
+        let span = tracing::debug_span!(
+            "kafka_request",
+            api = %R::API_KEY,
+            version,
+            broker = %self.addr(),
+            correlation_id
+        );
+        let started = Instant::now();
+        let result = self.round_trip(R::API_KEY, correlation_id, frame).instrument(span.clone()).await;
+        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        span.in_scope(|| match &result {
+            Ok(response) => tracing::debug!(elapsed_us, response_bytes = response.len(), "response received"),
+            Err(error) => tracing::debug!(elapsed_us, %error, "request failed"),
+        });
+        result
+    }
+
+    async fn round_trip(&self, api: ApiKey, correlation_id: i32, frame: Bytes) -> Result<Bytes, ConnectionError> {
+        let timeout = self.config.request_timeout;
+        let exchange = async {
+            let reply = self.shared.register(correlation_id, api)?;
+            let mut registration = Registration { shared: &self.shared, correlation_id, handed_over: false };
+            let permit = self.queue.reserve().await.map_err(|_| self.shared.close_cause())?;
+            // From here on the frame is the writer's: it goes out whole even if this
+            // future is dropped, and its response then finds a closed waiter.
+            permit.send(Outgoing { frame, written: None });
+            registration.handed_over = true;
+            reply.await.unwrap_or_else(|_| Err(self.shared.close_cause()))
+        };
+        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
+            Err(ConnectionError::RequestTimeout { addr: self.addr().to_owned(), api, correlation_id, timeout })
+        })
+    }
+
+    /// Sends `request` at `version` expecting no response (Produce with acks=0);
+    /// returns once the frame has been flushed to the socket.
+    pub(super) async fn send<R: Request>(&self, request: &R, version: i16) -> Result<(), ConnectionError> {
+        let (correlation_id, frame) = self.encode(request, version)?;
+        let timeout = self.config.request_timeout;
+        let span = tracing::debug_span!(
+            "kafka_request",
+            api = %R::API_KEY,
+            version,
+            broker = %self.addr(),
+            correlation_id
+        );
+        let exchange = async {
+            if self.shared.is_closed() {
+                return Err(ConnectionError::closed(self.addr()));
+            }
+            let (done, written) = oneshot::channel();
+            let permit = self.queue.reserve().await.map_err(|_| self.shared.close_cause())?;
+            permit.send(Outgoing { frame, written: Some(done) });
+            written.await.map_err(|_| self.shared.close_cause())
+        };
+        let result = tokio::time::timeout(timeout, exchange).instrument(span.clone()).await.unwrap_or_else(|_| {
+            Err(ConnectionError::RequestTimeout {
+                addr: self.addr().to_owned(),
+                api: R::API_KEY,
+                correlation_id,
+                timeout,
+            })
+        });
+        span.in_scope(|| match &result {
+            Ok(()) => tracing::debug!("one-way request written"),
+            Err(error) => tracing::debug!(%error, "one-way request failed"),
+        });
+        result
+    }
+
+    /// Closes the connection and waits for both tasks to stop. Waiting requests get
+    /// `Closed`; frames still queued are not written.
+    pub(super) async fn close(&self) {
+        self.shared.fail(ConnectionError::closed(self.addr()));
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for task in tasks {
+            if let Err(error) = task.await {
+                tracing::warn!(broker = %self.addr(), %error, "connection task ended abnormally");
+            }
+        }
+    }
+}
+
+impl Drop for Transport {
+    fn drop(&mut self) {
+        self.shared.fail(ConnectionError::closed(self.addr()));
+    }
+}
+
+/// Removes a waiter whose frame never reached the writer when its request future
+/// is dropped (or times out) early. Once the frame is handed over, the waiter stays
+/// until its response arrives, so that the response is recognised and discarded.
+struct Registration<'a> {
+    shared: &'a Shared,
+    correlation_id: i32,
+    handed_over: bool,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        if !self.handed_over {
+            self.shared.forget(self.correlation_id);
+        }
+    }
+}
