@@ -8,14 +8,14 @@
 //!
 //! # Layout of this module
 //!
-//! - [`batch`](RecordBatch): the header and whole-batch [`RecordBatch::encode`] /
+//! - `batch`: the header and whole-batch [`RecordBatch::encode`] /
 //!   [`RecordBatch::decode`], with [`DecodeOptions`];
 //! - `record`: one [`Record`] and its [`RecordHeader`]s (varint deltas on the wire,
 //!   absolute offsets and timestamps in the structs);
-//! - [`RecordBatches`] and [`decode_batches`]: every batch of a `records` field;
-//! - [`ControlRecord`]: transaction markers in control batches;
-//! - [`RecordBatchBuilder`]: a producer's batch, one record at a time;
-//! - [`Compression`]: gzip, snappy (xerial-framed), lz4 (frame format) and zstd,
+//! - `batches`: [`RecordBatches`] and [`decode_batches`], every batch of a `records` field;
+//! - `control`: [`ControlRecord`], transaction markers in control batches;
+//! - `builder`: [`RecordBatchBuilder`], a producer's batch, one record at a time;
+//! - `compression`: [`Compression`], gzip, snappy (xerial-framed), lz4 (frame format) and zstd,
 //!   each behind its cargo feature.
 //!
 //! # Zero copy

@@ -160,6 +160,7 @@ pub(crate) fn compress(codec: Compression, input: &[u8], out: &mut BytesMut) -> 
 /// the output would pass `limit` bytes.
 ///
 /// `Compression::None` returns `input` unchanged (no copy, no limit).
+#[cfg_attr(not(any(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd")), allow(unused_variables))]
 pub(crate) fn decompress(codec: Compression, input: Bytes, limit: usize) -> Result<Bytes, RecordError> {
     match codec {
         Compression::None => Ok(input),
@@ -184,7 +185,8 @@ pub(crate) struct CappedSink {
     limit: usize,
 }
 
-#[cfg_attr(not(any(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd")), allow(dead_code))]
+// Which helpers are used depends on the codecs compiled in.
+#[cfg_attr(not(all(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd")), allow(dead_code))]
 impl CappedSink {
     pub(crate) fn new(limit: usize) -> Self {
         Self { out: Vec::new(), limit }
