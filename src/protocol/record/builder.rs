@@ -1,0 +1,212 @@
+//! Building a producer's batch one record at a time.
+
+use bytes::{Bytes, BytesMut};
+
+use super::batch::{RecordBatch, TimestampType, HEADER_LEN};
+use super::compression::Compression;
+use super::error::RecordError;
+use super::record::{Deltas, Record, RecordHeader};
+
+/// Collects records into a batch the way the Java producer does: base offset 0
+/// (the broker assigns offsets), the first record's timestamp as base timestamp, and
+/// the producer id, epoch and base sequence of an idempotent producer if set.
+///
+/// [`estimated_size`](Self::estimated_size) is the exact uncompressed size of the
+/// batch so far, so a producer can close a batch before it passes `batch.size`.
+///
+/// # Examples
+///
+/// ```
+/// use actix_kafka::protocol::record::{decode_batches, Compression, DecodeOptions, RecordBatchBuilder};
+/// use bytes::Bytes;
+///
+/// let mut builder = RecordBatchBuilder::new(Compression::Lz4).producer_id(4).producer_epoch(0).base_sequence(10);
+/// builder.push(1_000, None, Some(Bytes::from_static(b"a")), Vec::new()).unwrap();
+/// builder.push(1_005, Some(Bytes::from_static(b"k")), None, Vec::new()).unwrap();
+/// assert_eq!(builder.len(), 2);
+/// let bytes = builder.finish().unwrap();
+///
+/// let batch = &decode_batches(bytes, &DecodeOptions::default()).unwrap()[0];
+/// assert_eq!((batch.base_sequence, batch.last_offset_delta, batch.max_timestamp), (10, 1, 1_005));
+/// assert_eq!(batch.records[1].offset, 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RecordBatchBuilder {
+    compression: Compression,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    is_transactional: bool,
+    records: Vec<Record>,
+    max_timestamp: i64,
+    size: usize,
+}
+
+impl RecordBatchBuilder {
+    /// An empty builder for a batch compressed with `compression`, with no producer
+    /// id (-1), epoch (-1) or base sequence (-1), not transactional.
+    pub fn new(compression: Compression) -> Self {
+        Self {
+            compression,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            is_transactional: false,
+            records: Vec::new(),
+            max_timestamp: -1,
+            size: HEADER_LEN,
+        }
+    }
+
+    /// Sets the idempotent producer's id (default -1, none).
+    pub fn producer_id(mut self, producer_id: i64) -> Self {
+        self.producer_id = producer_id;
+        self
+    }
+
+    /// Sets the idempotent producer's epoch (default -1, none).
+    pub fn producer_epoch(mut self, producer_epoch: i16) -> Self {
+        self.producer_epoch = producer_epoch;
+        self
+    }
+
+    /// Sets the sequence number of the first record (default -1, none).
+    pub fn base_sequence(mut self, base_sequence: i32) -> Self {
+        self.base_sequence = base_sequence;
+        self
+    }
+
+    /// Marks the batch as part of a transaction (default `false`).
+    pub fn transactional(mut self, is_transactional: bool) -> Self {
+        self.is_transactional = is_transactional;
+        self
+    }
+
+    /// Appends a record with this timestamp (milliseconds), key, value and headers.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::TooLarge`] after 2^31 - 1 records,
+    /// [`RecordError::Encode`] for a key, value or header over 2 GiB. The builder is
+    /// unchanged on error.
+    pub fn push(
+        &mut self,
+        timestamp: i64,
+        key: Option<Bytes>,
+        value: Option<Bytes>,
+        headers: Vec<RecordHeader>,
+    ) -> Result<(), RecordError> {
+        let offset = i64::try_from(self.records.len())
+            .map_err(|_| RecordError::TooLarge { what: "RecordBatch.recordsCount", size: self.records.len() })?;
+        let record = Record { offset, timestamp, key, value, headers };
+        let base_timestamp = self.records.first().map_or(timestamp, |first| first.timestamp);
+        let size = record.encoded_len(&Deltas::new(&record, 0, base_timestamp)?)?;
+        self.size = self.size.saturating_add(size);
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        self.records.push(record);
+        Ok(())
+    }
+
+    /// The batch's uncompressed size in bytes so far, header included. Compression
+    /// usually makes the batch smaller; on incompressible data it can add a few bytes
+    /// of framing per 32 KiB.
+    pub fn estimated_size(&self) -> usize {
+        self.size
+    }
+
+    /// The number of records pushed.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether no record was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The batch, unencoded.
+    pub fn build(self) -> RecordBatch {
+        let last_offset_delta = i32::try_from(self.records.len().saturating_sub(1)).unwrap_or(i32::MAX);
+        RecordBatch {
+            base_offset: 0,
+            partition_leader_epoch: -1,
+            compression: self.compression,
+            timestamp_type: TimestampType::CreateTime,
+            is_transactional: self.is_transactional,
+            is_control: false,
+            has_delete_horizon: false,
+            last_offset_delta,
+            base_timestamp: self.records.first().map_or(-1, |first| first.timestamp),
+            max_timestamp: self.max_timestamp,
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: self.base_sequence,
+            records: self.records,
+        }
+    }
+
+    /// Encodes the batch, ready for a `ProduceRequest`'s `records` field.
+    ///
+    /// # Errors
+    ///
+    /// As [`RecordBatch::encode`].
+    pub fn finish(self) -> Result<Bytes, RecordError> {
+        let mut buf = BytesMut::with_capacity(self.size);
+        self.build().encode(&mut buf)?;
+        Ok(buf.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::record::DecodeOptions;
+
+    #[test]
+    fn estimated_size_is_the_uncompressed_size() {
+        let mut builder = RecordBatchBuilder::new(Compression::None);
+        assert_eq!(builder.estimated_size(), 61);
+        for i in 0..50i64 {
+            let headers = if i % 3 == 0 { vec![RecordHeader::new("trace", vec![1u8; 9])] } else { Vec::new() };
+            // Timestamps that go back and forth, so deltas are negative too.
+            builder
+                .push(1_000 + (i % 7) * 100 - 300, None, Some(Bytes::from(vec![b'x'; (i * 13) as usize])), headers)
+                .unwrap();
+        }
+        let size = builder.estimated_size();
+        let bytes = builder.finish().unwrap();
+        assert_eq!(bytes.len(), size);
+    }
+
+    #[test]
+    fn builds_what_the_java_producer_builds() {
+        let mut builder = RecordBatchBuilder::new(Compression::Zstd)
+            .producer_id(99)
+            .producer_epoch(2)
+            .base_sequence(7)
+            .transactional(true);
+        builder.push(500, Some(Bytes::from_static(b"k")), Some(Bytes::from_static(b"v")), Vec::new()).unwrap();
+        builder.push(400, None, None, Vec::new()).unwrap();
+        let bytes = builder.finish().unwrap();
+        let batch = RecordBatch::decode(&mut bytes.clone(), &DecodeOptions::default()).unwrap();
+        assert_eq!(batch.base_offset, 0);
+        assert_eq!(batch.base_timestamp, 500);
+        assert_eq!(batch.max_timestamp, 500);
+        assert_eq!(batch.last_offset_delta, 1);
+        assert_eq!((batch.producer_id, batch.producer_epoch, batch.base_sequence), (99, 2, 7));
+        assert!(batch.is_transactional);
+        assert_eq!(batch.compression, Compression::Zstd);
+        assert_eq!(batch.records[1], Record { offset: 1, timestamp: 400, ..Record::default() });
+    }
+
+    #[test]
+    fn an_empty_builder_makes_an_empty_batch() {
+        let builder = RecordBatchBuilder::new(Compression::Gzip);
+        assert!(builder.is_empty());
+        let bytes = builder.finish().unwrap();
+        assert_eq!(bytes.len(), 61);
+        let batch = RecordBatch::decode(&mut bytes.clone(), &DecodeOptions::default()).unwrap();
+        assert!(batch.records.is_empty());
+        assert_eq!(batch.base_timestamp, -1);
+    }
+}
