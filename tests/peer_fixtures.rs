@@ -190,7 +190,10 @@ impl Pairing {
         steps.push(("metadata".to_string(), self.proxy.take_frames()));
         let mut sent = String::new();
         for codec in CODECS {
-            let batch: String = (0..RECORDS_PER_BATCH).map(|i| format!("{codec}-{i}\n")).collect();
+            // Repetitive values, so that every codec really shrinks the batch: librdkafka
+            // sends a batch uncompressed when compression would not make it smaller.
+            let batch: String =
+                (0..RECORDS_PER_BATCH).map(|i| format!("{codec}-{i}-{}\n", "kafka-record-".repeat(12))).collect();
             self.kcat(&["-P", "-t", TOPIC, "-p", "0", "-z", codec], batch.as_bytes());
             sent.push_str(&batch);
             steps.push((format!("produce-{codec}"), self.proxy.take_frames()));
