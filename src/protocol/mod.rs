@@ -6,7 +6,8 @@
 //! - [`header`], [`frame`]: request and response headers, and whole frames;
 //! - [`api_key`]: the API keys and the one table of versions we implement;
 //! - [`error_code`]: Kafka's error codes;
-//! - [`record`]: record batches (magic 2), compression and legacy message sets.
+//! - [`record`]: record batches (magic 2) and their compression; legacy message sets
+//!   (magic 0 and 1) are refused with a typed error.
 //!
 //! Every decoder returns a [`DecodeError`] for bad bytes, never a panic, and allocates
 //! nothing larger than the input it was given.
