@@ -18,5 +18,7 @@
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms, missing_docs)]
 
+#[cfg(feature = "embedded")]
+pub mod embedded;
 pub mod net;
 pub mod protocol;

@@ -1,0 +1,3 @@
+//! The `actix-kafka` command: placeholder until the CLI lands.
+
+fn main() {}

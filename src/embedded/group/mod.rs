@@ -1,0 +1,1 @@
+//! Consumer groups: placeholder until the group module lands.

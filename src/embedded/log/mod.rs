@@ -1,0 +1,1 @@
+//! Partition logs: placeholder until the log module lands.
