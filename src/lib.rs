@@ -18,6 +18,8 @@
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms, missing_docs)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod net;

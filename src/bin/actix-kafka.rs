@@ -1,3 +1,14 @@
-//! The `actix-kafka` command: placeholder until the CLI lands.
+//! The `actix-kafka` command. Everything but the entry point is in
+//! `actix_kafka::cli`; see there for the subcommands and exit codes.
 
-fn main() {}
+use std::process::ExitCode;
+
+use actix_kafka::cli::{self, Cli};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // Bad arguments: clap prints its error (or --help) and exits with 2 (0 for help).
+    let cli = Cli::parse();
+    cli::init_tracing();
+    cli::run(cli)
+}
