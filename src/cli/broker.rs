@@ -48,13 +48,13 @@ pub struct BrokerArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=100_000))]
     pub partitions: i32,
 
-    /// Directory of the partition logs, kept across restarts. Without it the logs are
-    /// the broker's default (see `EmbeddedClusterBuilder::data_dir`).
+    /// Directory of the partition logs, kept across restarts [default: none, the logs
+    /// live in memory and die with the process].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// When appended batches are fsynced: after every batch, on an interval, or never
-    /// (the OS decides). Without it, the broker's default.
+    /// When appended batches are fsynced (with --data-dir): after every batch, on an
+    /// interval, or never (the OS writes back) [default: interval, the broker's].
     #[arg(long, value_enum)]
     pub fsync: Option<FsyncMode>,
 

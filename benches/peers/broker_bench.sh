@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# kcat (librdkafka 2.16) produces 1M 100-byte records to the embedded broker (the
+# release `actix-kafka broker`, 3 nodes, in memory and with --data-dir) and to
+# librdkafka 2.16's mock cluster (3 brokers), in the same run, with acks=1 and with
+# acks=all, into a fresh 6-partition topic each time. Prints records/s (kcat's wall
+# clock, from its first record read to its last delivery report) and the CPU seconds
+# (user+system, from /proc/PID/stat) the broker process spent on that run.
+#
+#   benches/peers/broker_bench.sh [RECORDS]        # default 1000000
+#
+# Needs the peers (.ci/install-peers) and builds `cargo build --release --features cli`
+# into $CARGO_TARGET_DIR (default target). Compare within one run: on a shared 2-core
+# machine figures move by ±30 % from run to run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RECORDS=${1:-1000000}
+TARGET=${CARGO_TARGET_DIR:-target}
+eval "$(.ci/install-peers 2>/dev/null)"
+cargo build --release --features cli --quiet
+BIN=$TARGET/release/actix-kafka
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+TICKS=$(getconf CLK_TCK)
+
+# 1M lines of exactly 100 bytes (the newline is kcat's delimiter, not part of it).
+python3 - "$RECORDS" >"$WORK/records" <<'PY'
+import sys
+n = int(sys.argv[1])
+out = sys.stdout
+for i in range(n):
+    out.write(f"{i:010d}-" + "x" * 89 + "\n")
+PY
+
+cpu_seconds() { # PID -> user+system seconds so far
+  awk -v t="$TICKS" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / t }' "/proc/$1/stat"
+}
+
+# start_broker NAME ARGS... : runs a broker with a FIFO on stdin; sets PID and BOOTSTRAP.
+start_embedded() {
+  local name=$1; shift
+  mkfifo "$WORK/$name.ctl"
+  RUST_LOG=warn "$BIN" broker --listen 127.0.0.1:0 --nodes 3 --control-stdin "$@" \
+    <"$WORK/$name.ctl" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  PID=$!; PIDS+=("$PID")
+  exec {CTL}>"$WORK/$name.ctl"
+  eval "CTL_$name=$CTL"
+  wait_first_line "$WORK/$name.out"
+  BOOTSTRAP=$(head -1 "$WORK/$name.out" | sed 's/^BOOTSTRAP=//')
+}
+start_mock() {
+  local name=$1
+  mkfifo "$WORK/$name.ctl"
+  python3 tests/peers/mock_cluster.py --lib "$PEERS_LIBRDKAFKA" -n 3 bench-acks1:6 bench-acksall:6 \
+    <"$WORK/$name.ctl" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  PID=$!; PIDS+=("$PID")
+  exec {CTL}>"$WORK/$name.ctl"
+  eval "CTL_$name=$CTL"
+  wait_first_line "$WORK/$name.out"
+  BOOTSTRAP=$(head -1 "$WORK/$name.out")
+}
+wait_first_line() {
+  for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done
+  echo "no bootstrap line in $1" >&2; cat "${1%.out}.err" >&2; exit 1
+}
+control() { # NAME COMMAND : one command, wait for its answer line
+  local name=$1 fd; shift
+  fd=$(eval echo "\$CTL_$name")
+  local before; before=$(wc -l <"$WORK/$name.out")
+  echo "$*" >&"$fd"
+  for _ in $(seq 200); do
+    [ "$(wc -l <"$WORK/$name.out")" -gt "$before" ] && { tail -1 "$WORK/$name.out"; return 0; }
+    sleep 0.05
+  done
+  echo "no answer to $*" >&2; exit 1
+}
+
+run() { # LABEL PID BOOTSTRAP ACKS TOPIC
+  local label=$1 pid=$2 bootstrap=$3 acks=$4 topic=$5
+  local cpu0 cpu1 t0 t1
+  cpu0=$(cpu_seconds "$pid")
+  t0=$(date +%s.%N)
+  LD_LIBRARY_PATH=$PEERS_LIBDIR kcat -P -b "$bootstrap" -t "$topic" -X acks="$acks" -X linger.ms=5 \
+    -X batch.num.messages=10000 -X queue.buffering.max.messages=2000000 -X queue.buffering.max.kbytes=2097151 \
+    -X message.timeout.ms=120000 <"$WORK/records"
+  t1=$(date +%s.%N)
+  cpu1=$(cpu_seconds "$pid")
+  awk -v l="$label" -v a="$acks" -v n="$RECORDS" -v t0="$t0" -v t1="$t1" -v c0="$cpu0" -v c1="$cpu1" \
+    'BEGIN { printf "%-34s acks=%-4s %9.0f records/s  %6.2f s  broker CPU %6.2f s\n", l, a, n / (t1 - t0), t1 - t0, c1 - c0 }'
+}
+
+start_embedded mem
+MEM_PID=$PID MEM_BOOT=$BOOTSTRAP
+start_embedded disk --data-dir "$WORK/data"
+DISK_PID=$PID DISK_BOOT=$BOOTSTRAP
+start_mock mock
+MOCK_PID=$PID MOCK_BOOT=$BOOTSTRAP
+control mock "initial-rebalance-delay 0" >/dev/null
+for name in mem disk; do
+  for acks in 1 all; do control "$name" "create-topic bench-acks$acks 6" >/dev/null; done
+done
+
+echo "kcat (librdkafka 2.16) -P, $RECORDS x 100-byte records, 6 partitions on 3 nodes, linger.ms=5"
+for acks in 1 all; do
+  run "embedded broker (memory)" "$MEM_PID" "$MEM_BOOT" "$acks" "bench-acks$acks"
+  run "embedded broker (--data-dir)" "$DISK_PID" "$DISK_BOOT" "$acks" "bench-acks$acks"
+  run "librdkafka 2.16 mock cluster" "$MOCK_PID" "$MOCK_BOOT" "$acks" "bench-acks$acks"
+done
