@@ -1,0 +1,92 @@
+//! One file per API, each headed by the versions it serves and what differs between
+//! them (as kfake does); the group APIs route to the group coordinator.
+
+pub(crate) mod api_versions;
+pub(crate) mod create_topics;
+pub(crate) mod delete_topics;
+pub(crate) mod fetch;
+pub(crate) mod find_coordinator;
+pub(crate) mod groups;
+pub(crate) mod init_producer_id;
+pub(crate) mod list_offsets;
+pub(crate) mod metadata;
+pub(crate) mod produce;
+
+use super::controller::CreateTopic;
+use super::session::Session;
+use super::state::{validate_topic_name, TopicSpec};
+use crate::protocol::api_key::ApiKey;
+use crate::protocol::codec::Request;
+use crate::protocol::error_code::ErrorCode;
+
+/// What a handler decided.
+pub(crate) enum Answer<R> {
+    /// Answer with this response.
+    Respond(R),
+    /// Answer nothing (acks=0).
+    Silent,
+    /// Close the connection without answering (Produce's drop-after-append fault,
+    /// or an acks=0 produce that failed, as Kafka does).
+    Close,
+}
+
+/// A request the broker serves.
+pub(crate) trait Served: Request {
+    /// The answer carrying `code` in every error field, for injected faults.
+    fn error_response(&self, version: i16, code: ErrorCode) -> Self::Response;
+
+    /// Sets the response's `throttle_time_ms` (ignored by versions without it).
+    fn set_throttle(response: &mut Self::Response, throttle_ms: i32);
+
+    /// Whether the client waits for an answer (false for acks=0 produces).
+    fn expects_response(&self) -> bool {
+        true
+    }
+}
+
+/// Implements [`Served::set_throttle`] for responses with a `throttle_time_ms` field.
+macro_rules! throttled {
+    () => {
+        fn set_throttle(response: &mut Self::Response, throttle_ms: i32) {
+            response.throttle_time_ms = throttle_ms;
+        }
+    };
+}
+pub(crate) use throttled;
+
+/// Whether the broker serves `api`; SASL is not offered (no authentication), so
+/// ApiVersions does not list it and such requests close the connection.
+pub(crate) fn served(api: ApiKey) -> bool {
+    !matches!(api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
+}
+
+/// Creates `topic` with the default partition count when auto-creation is on.
+/// `Ok(())` when it exists afterwards (created here or by a racing request).
+///
+/// # Errors
+///
+/// UNKNOWN_TOPIC_OR_PARTITION when auto-creation is off, INVALID_TOPIC_EXCEPTION for
+/// an illegal name, or the controller's refusal.
+pub(crate) async fn auto_create(session: &Session, topic: &str) -> Result<(), ErrorCode> {
+    if !session.shared.auto_create_topics {
+        return Err(ErrorCode::UnknownTopicOrPartition);
+    }
+    validate_topic_name(topic).map_err(|_| ErrorCode::InvalidTopicException)?;
+    let spec = TopicSpec { name: topic.to_string(), num_partitions: -1, replication_factor: -1, assignments: vec![] };
+    match session.shared.controller.send(CreateTopic { spec, validate_only: false }).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err((ErrorCode::TopicAlreadyExists, _))) => Ok(()),
+        Ok(Err((code, _))) => Err(code),
+        Err(_) => Err(ErrorCode::UnknownServerError),
+    }
+}
+
+/// The code to answer for a partition of `topic` that this node cannot serve, given
+/// its leader: None when `node` leads it.
+pub(crate) fn leadership_error(leader: i32, node: i32) -> Option<ErrorCode> {
+    match leader {
+        -1 => Some(ErrorCode::LeaderNotAvailable),
+        leader if leader != node => Some(ErrorCode::NotLeaderOrFollower),
+        _ => None,
+    }
+}
