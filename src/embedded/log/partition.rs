@@ -11,7 +11,7 @@ use super::header::{BASE_OFFSET_RANGE, LEADER_EPOCH_RANGE};
 use super::producer_state::{ProducerState, SequenceCheck, StagedProducers};
 use super::recovery::{recover, RecoveryReport};
 use super::segment::{sync_dir, BatchEntry, Segment};
-use super::validate::check_batches;
+use super::validate::{check_batches, CheckedBatch};
 use crate::protocol::record::{DecodeOptions, RecordBatch};
 
 /// The result of a successful [`PartitionLog::append`].
@@ -57,8 +57,21 @@ pub struct PartitionLog {
 
 /// One batch ready to be written.
 struct Planned {
+    /// Where it sits in the produce's `records`, and its size.
     start: usize,
+    size: usize,
+    /// The offset of its first record with the largest timestamp.
+    max_timestamp_offset: i64,
     entry: BatchEntry,
+}
+
+/// What an append will do, worked out before anything is written.
+#[derive(Default)]
+struct Plan {
+    batches: Vec<Planned>,
+    staged: StagedProducers,
+    /// The offsets of the first and last record, duplicates included.
+    range: Option<(i64, i64)>,
 }
 
 impl PartitionLog {
@@ -108,15 +121,38 @@ impl PartitionLog {
             return Err(LogError::Offline.into());
         }
         let checked = check_batches(&records, self.config.max_message_bytes)?;
-        let mut staged = StagedProducers::default();
+        let plan = self.plan(&checked)?;
+        self.write(stamp(records, &plan.batches, leader_epoch))?;
+        self.producers.commit(plan.staged);
+        for batch in &plan.batches {
+            let candidate = (batch.max_timestamp_offset, batch.entry.max_timestamp);
+            if self.max_timestamp.map_or(true, |(_, timestamp)| candidate.1 > timestamp) {
+                self.max_timestamp = Some(candidate);
+            }
+        }
+        if !plan.batches.is_empty() {
+            self.sync_per_policy()?;
+        }
+        let end = self.log_end_offset();
+        let (base_offset, last_offset) = plan.range.unwrap_or((end, end - 1));
+        Ok(AppendOutcome {
+            base_offset,
+            last_offset,
+            log_append_time_ms: -1,
+            log_start_offset: self.log_start_offset(),
+            duplicate: plan.batches.is_empty(),
+        })
+    }
+
+    /// Runs the producer checks on each batch in turn and assigns offsets.
+    fn plan(&self, checked: &[CheckedBatch]) -> Result<Plan, AppendError> {
+        let mut plan = Plan::default();
         let mut next_offset = self.log_end_offset();
-        let mut planned = Vec::with_capacity(checked.len());
-        let mut range: Option<(i64, i64)> = None;
-        for batch in &checked {
+        for batch in checked {
             let mut header = batch.header;
             if header.is_idempotent() {
-                if let SequenceCheck::Duplicate(original) = self.producers.check(&staged, &header)? {
-                    range = Some((range.map_or(original.base_offset, |r| r.0), original.last_offset));
+                if let SequenceCheck::Duplicate(original) = self.producers.check(&plan.staged, &header)? {
+                    plan.range = Some((plan.range.map_or(original.base_offset, |r| r.0), original.last_offset));
                     continue;
                 }
             }
@@ -124,45 +160,19 @@ impl PartitionLog {
             let last_offset = next_offset.checked_add(i64::from(header.last_offset_delta)).ok_or_else(overflow)?;
             header.base_offset = next_offset;
             if header.is_idempotent() {
-                self.producers.stage(&mut staged, &header, last_offset);
+                self.producers.stage(&mut plan.staged, &header, last_offset);
             }
-            let entry = BatchEntry {
-                base_offset: next_offset,
-                last_offset,
-                max_timestamp: header.max_timestamp,
-                position: 0,
-                size: 0,
-            };
-            planned.push((Planned { start: batch.start, entry }, batch.header.size, batch.max_timestamp_delta));
-            range = Some((range.map_or(next_offset, |r| r.0), last_offset));
+            let max_timestamp = header.max_timestamp;
+            plan.batches.push(Planned {
+                start: batch.start,
+                size: header.size,
+                max_timestamp_offset: next_offset + i64::from(batch.max_timestamp_delta),
+                entry: BatchEntry { base_offset: next_offset, last_offset, max_timestamp, position: 0, size: 0 },
+            });
+            plan.range = Some((plan.range.map_or(next_offset, |r| r.0), last_offset));
             next_offset = last_offset.checked_add(1).ok_or_else(overflow)?;
         }
-        let mut buf = records.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
-        for (batch, _, _) in &planned {
-            buf[batch.start..][BASE_OFFSET_RANGE].copy_from_slice(&batch.entry.base_offset.to_be_bytes());
-            buf[batch.start..][LEADER_EPOCH_RANGE].copy_from_slice(&leader_epoch.to_be_bytes());
-        }
-        let buf = buf.freeze();
-        let writes = planned.iter().map(|(batch, size, _)| (buf.slice(batch.start..batch.start + size), batch.entry));
-        self.write(writes.collect())?;
-        self.producers.commit(staged);
-        for (batch, _, delta) in &planned {
-            let candidate = (batch.entry.base_offset + i64::from(*delta), batch.entry.max_timestamp);
-            if self.max_timestamp.map_or(true, |(_, timestamp)| candidate.1 > timestamp) {
-                self.max_timestamp = Some(candidate);
-            }
-        }
-        if !planned.is_empty() {
-            self.sync_per_policy()?;
-        }
-        let (base_offset, last_offset) = range.unwrap_or((next_offset, next_offset - 1));
-        Ok(AppendOutcome {
-            base_offset,
-            last_offset,
-            log_append_time_ms: -1,
-            log_start_offset: self.log_start_offset(),
-            duplicate: planned.is_empty(),
-        })
+        Ok(plan)
     }
 
     /// Writes batches, rolling segments as needed; all or none.
@@ -361,6 +371,18 @@ impl PartitionLog {
         }
         Ok(())
     }
+}
+
+/// Sets each planned batch's base offset and leader epoch in `records` (in place
+/// when nothing else shares the buffer) and cuts it into the batches to write.
+fn stamp(records: Bytes, batches: &[Planned], leader_epoch: i32) -> Vec<(Bytes, BatchEntry)> {
+    let mut buf = records.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+    for batch in batches {
+        buf[batch.start..][BASE_OFFSET_RANGE].copy_from_slice(&batch.entry.base_offset.to_be_bytes());
+        buf[batch.start..][LEADER_EPOCH_RANGE].copy_from_slice(&leader_epoch.to_be_bytes());
+    }
+    let buf = buf.freeze();
+    batches.iter().map(|batch| (buf.slice(batch.start..batch.start + batch.size), batch.entry)).collect()
 }
 
 fn remove_dir_if_empty(dir: PathBuf) -> Result<(), LogError> {
