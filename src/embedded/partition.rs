@@ -111,7 +111,7 @@ impl Handler<Read> for PartitionActor {
 
 /// ListOffsets' lookup: -2 earliest, -1 latest, -3 max timestamp, else the first
 /// offset whose timestamp is at least this one. Answers (timestamp, offset), (-1, -1)
-/// when there is none.
+/// when there is none (the log answers (offset, timestamp); ListOffsets the reverse).
 #[derive(Message)]
 #[rtype(result = "Result<(i64, i64), ErrorCode>")]
 pub(crate) struct ListOffset {
@@ -126,10 +126,10 @@ impl Handler<ListOffset> for PartitionActor {
         match msg.timestamp {
             -2 => Ok((-1, log.log_start_offset())),
             -1 => Ok((-1, log.log_end_offset())),
-            -3 => Ok(log.max_timestamp().unwrap_or((-1, -1))),
+            -3 => Ok(log.max_timestamp().map_or((-1, -1), |(offset, timestamp)| (timestamp, offset))),
             timestamp if timestamp < 0 => Err(ErrorCode::InvalidRequest),
             timestamp => match log.offset_for_timestamp(timestamp) {
-                Ok(found) => Ok(found.unwrap_or((-1, -1))),
+                Ok(found) => Ok(found.map_or((-1, -1), |(offset, timestamp)| (timestamp, offset))),
                 Err(error) => {
                     tracing::warn!(topic = %self.topic, partition = self.partition, %error, "timestamp lookup failed");
                     Err(ErrorCode::KafkaStorageError)

@@ -58,12 +58,16 @@ pub(crate) async fn handle(session: &Session, version: i16, request: ListOffsets
                 continue;
             }
             partitions.push(match log.send(ListOffset { timestamp }).await {
+                Ok(Ok((_, offset))) if version == 0 => ListOffsetsPartitionResponse {
+                    partition_index: index,
+                    old_style_offsets: if offset >= 0 { vec![offset] } else { Vec::new() },
+                    ..Default::default()
+                },
                 Ok(Ok((timestamp, offset))) => ListOffsetsPartitionResponse {
                     partition_index: index,
-                    old_style_offsets: if version == 0 && offset >= 0 { vec![offset] } else { Vec::new() },
                     timestamp,
                     offset,
-                    leader_epoch: assignment.leader_epoch,
+                    leader_epoch: if version >= 4 { assignment.leader_epoch } else { -1 },
                     ..Default::default()
                 },
                 Ok(Err(code)) => failed(index, code),
