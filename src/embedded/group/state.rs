@@ -190,7 +190,7 @@ impl Group {
         if others().next().is_none() {
             return Ok(());
         }
-        let same_type = self.protocol_type.as_deref() == Some(input.protocol_type.as_str());
+        let same_type = others().all(|m| m.protocol_type == input.protocol_type);
         let shared = input.protocols.iter().any(|p| others().all(|m| m.supports(&p.name)));
         if !same_type || !shared {
             return Err(ErrorCode::InconsistentGroupProtocol);
