@@ -91,13 +91,6 @@ impl Groups {
     pub(crate) async fn all(&self) -> Vec<(String, Addr<GroupCoordinator>)> {
         self.registry.send(All).await.unwrap_or_default()
     }
-
-    #[cfg(test)]
-    pub(crate) async fn close_group(&self, group_id: &str) {
-        if let Ok(Some(addr)) = self.coordinator(group_id, false).await {
-            let _closed = addr.send(super::actor::Close).await;
-        }
-    }
 }
 
 fn millis(ms: i32) -> Duration {

@@ -60,6 +60,7 @@ mod api_offsets;
 mod member;
 mod membership;
 mod offsets;
+mod outcome;
 mod responses;
 mod state;
 mod store;

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::member::{new_member_id, select_protocol, Member, Protocol, Token};
+use super::member::{new_member_id, select_protocol, Member, Token};
 use super::offsets::CommittedOffset;
+pub(crate) use super::outcome::{JoinInput, JoinOutcome, JoinedMember, Reply, SyncOutcome};
 use crate::protocol::ErrorCode;
 
 /// The classic protocol's group states, named as DescribeGroups and ListGroups name them.
@@ -44,80 +45,6 @@ pub(crate) struct Limits {
     pub(crate) max_session_timeout: Duration,
     /// How long a rebalance of an Empty group waits for more members.
     pub(crate) initial_rebalance_delay: Duration,
-}
-
-/// A JoinGroup request, version-independent.
-#[derive(Debug, Clone)]
-pub(crate) struct JoinInput {
-    pub(crate) version: i16,
-    pub(crate) member_id: String,
-    pub(crate) instance_id: Option<String>,
-    pub(crate) client_id: String,
-    pub(crate) client_host: String,
-    pub(crate) session_timeout: Duration,
-    pub(crate) rebalance_timeout: Duration,
-    pub(crate) protocol_type: String,
-    pub(crate) protocols: Vec<Protocol>,
-}
-
-/// One member in the leader's JoinGroup answer.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct JoinedMember {
-    pub(crate) member_id: String,
-    pub(crate) instance_id: Option<String>,
-    pub(crate) metadata: Bytes,
-}
-
-/// A JoinGroup answer, version-independent.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct JoinOutcome {
-    pub(crate) error: ErrorCode,
-    pub(crate) generation_id: i32,
-    pub(crate) protocol_type: Option<String>,
-    pub(crate) protocol_name: Option<String>,
-    pub(crate) leader: String,
-    pub(crate) skip_assignment: bool,
-    pub(crate) member_id: String,
-    pub(crate) members: Vec<JoinedMember>,
-}
-
-impl JoinOutcome {
-    /// An error answer echoing `member_id`.
-    pub(crate) fn error(error: ErrorCode, member_id: &str) -> JoinOutcome {
-        JoinOutcome {
-            error,
-            generation_id: -1,
-            protocol_type: None,
-            protocol_name: None,
-            leader: String::new(),
-            skip_assignment: false,
-            member_id: member_id.to_owned(),
-            members: Vec::new(),
-        }
-    }
-}
-
-/// A SyncGroup answer, version-independent.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SyncOutcome {
-    pub(crate) error: ErrorCode,
-    pub(crate) protocol_type: Option<String>,
-    pub(crate) protocol_name: Option<String>,
-    pub(crate) assignment: Bytes,
-}
-
-impl SyncOutcome {
-    /// An error answer.
-    pub(crate) fn error(error: ErrorCode) -> SyncOutcome {
-        SyncOutcome { error, protocol_type: None, protocol_name: None, assignment: Bytes::new() }
-    }
-}
-
-/// An answer owed to a parked (or just arrived) request, identified by its token.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Reply {
-    Join(Token, JoinOutcome),
-    Sync(Token, SyncOutcome),
 }
 
 /// One consumer group.
