@@ -50,7 +50,11 @@ fn produce_request(topic: &str, partition: i32, records: Bytes, acks: i16) -> Pr
         timeout_ms: 5_000,
         topic_data: vec![TopicProduceData {
             name: topic.into(),
-            partition_data: vec![PartitionProduceData { index: partition, records: Some(records), ..Default::default() }],
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(records),
+                ..Default::default()
+            }],
             ..Default::default()
         }],
         ..Default::default()
@@ -96,7 +100,8 @@ fn records_of(response: &FetchResponse) -> Vec<Record> {
 }
 
 async fn metadata(conn: &BrokerConnection, topics: Option<Vec<&str>>) -> MetadataResponse {
-    let topics = topics.map(|t| t.into_iter().map(|n| MetadataRequestTopic { name: Some(n.into()), ..Default::default() }).collect());
+    let topics = topics
+        .map(|t| t.into_iter().map(|n| MetadataRequestTopic { name: Some(n.into()), ..Default::default() }).collect());
     conn.request(&MetadataRequest { topics, ..Default::default() }).await.expect("metadata")
 }
 
@@ -118,7 +123,8 @@ async fn metadata_lists_three_brokers_and_spreads_leaders() {
     cluster.create_topic("spread", 3).await.unwrap();
     let conn = connect(cluster.bootstrap().split(',').next().unwrap()).await;
     let answer = metadata(&conn, None).await;
-    let mut brokers: Vec<(i32, String)> = answer.brokers.iter().map(|b| (b.node_id, format!("{}:{}", b.host, b.port))).collect();
+    let mut brokers: Vec<(i32, String)> =
+        answer.brokers.iter().map(|b| (b.node_id, format!("{}:{}", b.host, b.port))).collect();
     brokers.sort();
     let expected: Vec<(i32, String)> = cluster.node_addrs().iter().map(|(id, a)| (*id, a.to_string())).collect();
     assert_eq!(brokers, expected);
@@ -236,7 +242,10 @@ async fn an_injected_error_answers_the_next_requests_then_recovers() {
     }
     assert_eq!(produce(&conn, "faulty", 0, batch(Compression::None, "f", 1)).await, (ErrorCode::None, 0));
 
-    assert_eq!(cluster.control("error Metadata UNKNOWN_SERVER_ERROR").await.unwrap(), "ok error Metadata UNKNOWN_SERVER_ERROR");
+    assert_eq!(
+        cluster.control("error Metadata UNKNOWN_SERVER_ERROR").await.unwrap(),
+        "ok error Metadata UNKNOWN_SERVER_ERROR"
+    );
     let failed = metadata(&conn, Some(vec!["faulty"])).await;
     assert_eq!(ErrorCode::from_i16(failed.topics[0].error_code), ErrorCode::UnknownServerError);
     assert_eq!(leaders(&metadata(&conn, Some(vec!["faulty"])).await, "faulty").len(), 1);
@@ -370,7 +379,10 @@ async fn api_versions_v4_is_answered_at_v0_with_unsupported_version() {
     assert_eq!(header.correlation_id, 7);
     assert_eq!(ErrorCode::from_i16(answer.error_code), ErrorCode::UnsupportedVersion);
     assert_eq!(answer.api_keys.len(), 1);
-    assert_eq!((answer.api_keys[0].api_key, answer.api_keys[0].min_version, answer.api_keys[0].max_version), (18, 0, 3));
+    assert_eq!(
+        (answer.api_keys[0].api_key, answer.api_keys[0].min_version, answer.api_keys[0].max_version),
+        (18, 0, 3)
+    );
     // The connection stays open: a good ApiVersions v0 is answered on it.
     let v0 = [0, 18, 0, 0, 0, 0, 0, 8, 0, 1, b't'];
     stream.write_all(&(v0.len() as u32).to_be_bytes()).await.unwrap();
@@ -390,11 +402,11 @@ async fn hostile_input_closes_only_its_own_connection() {
     let addr = cluster.bootstrap();
     let good = connect(&addr).await;
     let hostile: [&[u8]; 6] = [
-        &[0x7f, 0xff, 0xff, 0xff],                               // a 2 GiB size prefix
-        &[0xff, 0xff, 0xff, 0xf0],                               // a negative size
-        &[0, 0, 0, 3, 1, 2, 3],                                  // a frame too short for a header
-        &[0, 0, 0, 10, 0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0, 0],      // api key 999
-        &[0, 0, 0, 12, 0, 3, 0, 99, 0, 0, 0, 1, 0, 0, 0, 0],     // Metadata v99
+        &[0x7f, 0xff, 0xff, 0xff],                                            // a 2 GiB size prefix
+        &[0xff, 0xff, 0xff, 0xf0],                                            // a negative size
+        &[0, 0, 0, 3, 1, 2, 3],                                               // a frame too short for a header
+        &[0, 0, 0, 10, 0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0, 0],                   // api key 999
+        &[0, 0, 0, 12, 0, 3, 0, 99, 0, 0, 0, 1, 0, 0, 0, 0],                  // Metadata v99
         &[0, 0, 0, 14, 0, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0x7f, 0xff, 0xff, 0xff], // Metadata v1 claiming 2^31 topics
     ];
     for frame in hostile {

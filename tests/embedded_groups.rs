@@ -38,7 +38,11 @@ fn join(member_id: &str) -> JoinGroupRequest {
         rebalance_timeout_ms: 3_000,
         member_id: member_id.into(),
         protocol_type: "consumer".into(),
-        protocols: vec![JoinGroupRequestProtocol { name: "range".into(), metadata: Bytes::from_static(b"m"), ..Default::default() }],
+        protocols: vec![JoinGroupRequestProtocol {
+            name: "range".into(),
+            metadata: Bytes::from_static(b"m"),
+            ..Default::default()
+        }],
         ..Default::default()
     }
 }
@@ -69,7 +73,11 @@ async fn two_members_join_and_sync_through_the_coordinator_node() {
     let assignments = leader
         .members
         .iter()
-        .map(|m| SyncGroupRequestAssignment { member_id: m.member_id.clone(), assignment: Bytes::from(m.member_id.clone()), ..Default::default() })
+        .map(|m| SyncGroupRequestAssignment {
+            member_id: m.member_id.clone(),
+            assignment: Bytes::from(m.member_id.clone()),
+            ..Default::default()
+        })
         .collect();
     let sync = |member: &JoinGroupResponse, assignments| SyncGroupRequest {
         group_id: GROUP.into(),
@@ -100,7 +108,11 @@ async fn two_members_join_and_sync_through_the_coordinator_node() {
         member_id: leader.member_id.clone(),
         topics: vec![OffsetCommitRequestTopic {
             name: "orders".into(),
-            partitions: vec![OffsetCommitRequestPartition { partition_index: 0, committed_offset: 42, ..Default::default() }],
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 42,
+                ..Default::default()
+            }],
             ..Default::default()
         }],
         ..Default::default()
@@ -110,7 +122,11 @@ async fn two_members_join_and_sync_through_the_coordinator_node() {
     let fetch = OffsetFetchRequest {
         groups: vec![OffsetFetchRequestGroup {
             group_id: GROUP.into(),
-            topics: Some(vec![OffsetFetchRequestTopics { name: "orders".into(), partition_indexes: vec![0], ..Default::default() }]),
+            topics: Some(vec![OffsetFetchRequestTopics {
+                name: "orders".into(),
+                partition_indexes: vec![0],
+                ..Default::default()
+            }]),
             ..Default::default()
         }],
         ..Default::default()

@@ -42,7 +42,12 @@ async fn topics_metadata_produce_fetch_and_offsets_at_every_version() {
     for v in ApiKey::CreateTopics.versions().iter() {
         let name = format!("v{v}");
         let create = CreateTopicsRequest {
-            topics: vec![CreatableTopic { name: name.clone(), num_partitions: 1, replication_factor: 1, ..Default::default() }],
+            topics: vec![CreatableTopic {
+                name: name.clone(),
+                num_partitions: 1,
+                replication_factor: 1,
+                ..Default::default()
+            }],
             timeout_ms: 1_000,
             ..Default::default()
         };
@@ -56,7 +61,11 @@ async fn topics_metadata_produce_fetch_and_offsets_at_every_version() {
             timeout_ms: 1_000,
             topic_data: vec![TopicProduceData {
                 name: "v0".into(),
-                partition_data: vec![PartitionProduceData { index: 0, records: Some(one_record(&format!("p{v}"))), ..Default::default() }],
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(one_record(&format!("p{v}"))),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()
@@ -74,10 +83,18 @@ async fn topics_metadata_produce_fetch_and_offsets_at_every_version() {
         assert_eq!(answer.topics[0].partitions.len(), 1, "Metadata v{v}");
         assert_eq!(answer.brokers.len(), 1, "Metadata v{v}");
     }
-    let id = topic_id(&conn.request_at(&MetadataRequest {
-        topics: Some(vec![MetadataRequestTopic { name: Some("v0".into()), ..Default::default() }]),
-        ..Default::default()
-    }, 12).await.unwrap());
+    let id = topic_id(
+        &conn
+            .request_at(
+                &MetadataRequest {
+                    topics: Some(vec![MetadataRequestTopic { name: Some("v0".into()), ..Default::default() }]),
+                    ..Default::default()
+                },
+                12,
+            )
+            .await
+            .unwrap(),
+    );
     for v in ApiKey::Fetch.versions().iter() {
         let request = FetchRequest {
             max_wait_ms: 10,
@@ -87,7 +104,12 @@ async fn topics_metadata_produce_fetch_and_offsets_at_every_version() {
             topics: vec![FetchTopic {
                 topic: if v < 13 { "v0".into() } else { String::new() },
                 topic_id: if v >= 13 { id } else { Default::default() },
-                partitions: vec![FetchPartition { partition: 0, fetch_offset: 1, partition_max_bytes: 1 << 20, ..Default::default() }],
+                partitions: vec![FetchPartition {
+                    partition: 0,
+                    fetch_offset: 1,
+                    partition_max_bytes: 1 << 20,
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()
@@ -108,7 +130,12 @@ async fn topics_metadata_produce_fetch_and_offsets_at_every_version() {
                 replica_id: -1,
                 topics: vec![ListOffsetsTopic {
                     name: "v0".into(),
-                    partitions: vec![ListOffsetsPartition { partition_index: 0, timestamp, max_num_offsets: 1, ..Default::default() }],
+                    partitions: vec![ListOffsetsPartition {
+                        partition_index: 0,
+                        timestamp,
+                        max_num_offsets: 1,
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -123,7 +150,10 @@ async fn topics_metadata_produce_fetch_and_offsets_at_every_version() {
     for v in ApiKey::DeleteTopics.versions().iter() {
         let name = format!("v{}", v + 1);
         let request = if v >= 6 {
-            DeleteTopicsRequest { topics: vec![DeleteTopicState { name: Some(name), ..Default::default() }], ..Default::default() }
+            DeleteTopicsRequest {
+                topics: vec![DeleteTopicState { name: Some(name), ..Default::default() }],
+                ..Default::default()
+            }
         } else {
             DeleteTopicsRequest { topic_names: vec![name], ..Default::default() }
         };
@@ -161,7 +191,13 @@ async fn coordinators_and_producer_ids_at_every_version() {
 
     let mut ids = Vec::new();
     for v in ApiKey::InitProducerId.versions().iter() {
-        let request = InitProducerIdRequest { transactional_id: None, producer_id: -1, producer_epoch: -1, transaction_timeout_ms: 60_000, ..Default::default() };
+        let request = InitProducerIdRequest {
+            transactional_id: None,
+            producer_id: -1,
+            producer_epoch: -1,
+            transaction_timeout_ms: 60_000,
+            ..Default::default()
+        };
         let answer = conn.request_at(&request, v).await.unwrap();
         ok(answer.error_code, &format!("InitProducerId v{v}"));
         assert_eq!(answer.producer_epoch, 0);
@@ -170,10 +206,16 @@ async fn coordinators_and_producer_ids_at_every_version() {
     let mut unique = ids.clone();
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "every id is new: {ids:?}");
-    let bump = InitProducerIdRequest { transactional_id: None, producer_id: ids[0], producer_epoch: 0, ..Default::default() };
+    let bump =
+        InitProducerIdRequest { transactional_id: None, producer_id: ids[0], producer_epoch: 0, ..Default::default() };
     let bumped = conn.request_at(&bump, 4).await.unwrap();
     assert_eq!((bumped.error_code, bumped.producer_id, bumped.producer_epoch), (0, ids[0], 1));
-    let transactional = InitProducerIdRequest { transactional_id: Some("tx".into()), producer_id: -1, producer_epoch: -1, ..Default::default() };
+    let transactional = InitProducerIdRequest {
+        transactional_id: Some("tx".into()),
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
     let refused = conn.request_at(&transactional, 4).await.unwrap();
     assert_eq!(ErrorCode::from_i16(refused.error_code), ErrorCode::TransactionalIdAuthorizationFailed);
     cluster.shutdown().await.unwrap();
@@ -182,16 +224,31 @@ async fn coordinators_and_producer_ids_at_every_version() {
 #[actix_rt::test]
 async fn forget_producer_state_makes_the_next_sequence_unknown() {
     let (cluster, conn) = start().await;
-    let id = conn.request(&InitProducerIdRequest { transactional_id: None, producer_id: -1, producer_epoch: -1, ..Default::default() }).await.unwrap();
+    let id = conn
+        .request(&InitProducerIdRequest {
+            transactional_id: None,
+            producer_id: -1,
+            producer_epoch: -1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let send = |sequence: i32| {
-        let mut builder = RecordBatchBuilder::new(Compression::None).producer_id(id.producer_id).producer_epoch(0).base_sequence(sequence);
+        let mut builder = RecordBatchBuilder::new(Compression::None)
+            .producer_id(id.producer_id)
+            .producer_epoch(0)
+            .base_sequence(sequence);
         builder.push(1, None, Some(Bytes::from_static(b"idempotent")), vec![]).unwrap();
         ProduceRequest {
             acks: -1,
             timeout_ms: 1_000,
             topic_data: vec![TopicProduceData {
                 name: "idem".into(),
-                partition_data: vec![PartitionProduceData { index: 0, records: Some(builder.finish().unwrap()), ..Default::default() }],
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(builder.finish().unwrap()),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()

@@ -48,7 +48,11 @@ impl EmbeddedCluster {
         let addrs = builder.node_listen_addrs()?;
         let data_dir = builder.data_dir.clone();
         if let Some(dir) = &data_dir {
-            std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::Io { what: "create", path: dir.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::Io {
+                what: "create",
+                path: dir.clone(),
+                source,
+            })?;
         }
         let mut bound = Vec::with_capacity(addrs.len());
         for (id, addr) in (0..).zip(addrs) {
@@ -155,7 +159,12 @@ impl EmbeddedCluster {
     /// [`EmbeddedError::InvalidTopic`] for an illegal name, an existing topic or a
     /// partition count below 1.
     pub async fn create_topic(&self, name: &str, partitions: i32) -> Result<(), EmbeddedError> {
-        let spec = TopicSpec { name: name.to_string(), num_partitions: partitions, replication_factor: -1, assignments: vec![] };
+        let spec = TopicSpec {
+            name: name.to_string(),
+            num_partitions: partitions,
+            replication_factor: -1,
+            assignments: vec![],
+        };
         match self.shared.controller.send(CreateTopic { spec, validate_only: false }).await? {
             Ok(_) => Ok(()),
             Err((_, reason)) => Err(EmbeddedError::InvalidTopic { topic: name.to_string(), reason }),
@@ -227,7 +236,13 @@ impl EmbeddedCluster {
     /// # Errors
     ///
     /// [`EmbeddedError::UnknownNode`].
-    pub async fn inject_error(&self, api: ApiKey, code: ErrorCode, count: u32, node: Option<i32>) -> Result<(), EmbeddedError> {
+    pub async fn inject_error(
+        &self,
+        api: ApiKey,
+        code: ErrorCode,
+        count: u32,
+        node: Option<i32>,
+    ) -> Result<(), EmbeddedError> {
         if let Some(node) = node {
             self.check_node(node)?;
         }
@@ -297,8 +312,8 @@ impl EmbeddedCluster {
     /// of the hook it runs.
     pub async fn control(&self, line: &str) -> Result<String, EmbeddedError> {
         let line = line.trim();
-        let command = control::parse(line)
-            .map_err(|reason| EmbeddedError::InvalidCommand { line: line.to_string(), reason })?;
+        let command =
+            control::parse(line).map_err(|reason| EmbeddedError::InvalidCommand { line: line.to_string(), reason })?;
         match command {
             Command::Down(node) => self.node_down(node).await?,
             Command::Up(node) => self.node_up(node).await?,
@@ -333,9 +348,8 @@ fn load_state(data_dir: Option<&PathBuf>, nodes: Vec<(i32, SocketAddr)>) -> Resu
         return Ok(ClusterState::new(nodes));
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => ClusterState::decode_meta(&text, nodes).map_err(|reason| EmbeddedError::InvalidConfig {
-            reason: format!("{}: {reason}", path.display()),
-        }),
+        Ok(text) => ClusterState::decode_meta(&text, nodes)
+            .map_err(|reason| EmbeddedError::InvalidConfig { reason: format!("{}: {reason}", path.display()) }),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(ClusterState::new(nodes)),
         Err(source) => Err(EmbeddedError::Io { what: "read", path, source }),
     }

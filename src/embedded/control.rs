@@ -112,9 +112,19 @@ mod tests {
 
     #[test]
     fn bad_lines_say_why() {
-        for line in ["", "dance", "down", "down x", "error Produce", "error Nope 6", "error Produce NOPE",
-            "error Produce 6 1 2 3", "latency Fetch -1", "leader t x 1", "error 7 6"]
-        {
+        for line in [
+            "",
+            "dance",
+            "down",
+            "down x",
+            "error Produce",
+            "error Nope 6",
+            "error Produce NOPE",
+            "error Produce 6 1 2 3",
+            "latency Fetch -1",
+            "leader t x 1",
+            "error 7 6",
+        ] {
             assert!(parse(line).is_err(), "{line:?} parsed");
         }
         assert!(parse("error Produce NOPE").unwrap_err().contains("NOPE"));

@@ -30,7 +30,11 @@ pub(crate) struct ClusterView {
 
 impl ClusterView {
     /// A partition's leadership and its actor.
-    pub(crate) fn partition(&self, topic: &str, partition: i32) -> Option<(PartitionAssignment, &Addr<PartitionActor>)> {
+    pub(crate) fn partition(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Option<(PartitionAssignment, &Addr<PartitionActor>)> {
         let index = usize::try_from(partition).ok()?;
         let assignment = *self.state.topics.get(topic)?.partitions.get(index)?;
         Some((assignment, self.logs.get(topic)?.get(index)?))
@@ -103,7 +107,8 @@ impl Controller {
                     source,
                 })?;
                 let fsync = self.settings.fsync;
-                let actor = PartitionActor::new(name.to_string(), partition, log, self.appended.clone(), fsync, durable);
+                let actor =
+                    PartitionActor::new(name.to_string(), partition, log, self.appended.clone(), fsync, durable);
                 Ok(actor.start())
             })
             .collect()

@@ -39,8 +39,7 @@ impl Faults {
     /// The error a request of `api` on `node` must be answered with, if any; consumes
     /// one use of the oldest matching injection.
     pub(crate) fn take_error(&mut self, api: ApiKey, node: i32) -> Option<ErrorCode> {
-        let index =
-            self.injected.iter().position(|i| i.api == api && i.node.map_or(true, |n| n == node))?;
+        let index = self.injected.iter().position(|i| i.api == api && i.node.map_or(true, |n| n == node))?;
         let injected = &mut self.injected[index];
         let code = injected.code;
         injected.remaining -= 1;

@@ -74,7 +74,10 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max_size: u
         buf.reserve(want);
         let read = (&mut *reader).take(want as u64).read_buf(&mut buf).await?;
         if read == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("frame ends at {} of {size} bytes", buf.len())));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("frame ends at {} of {size} bytes", buf.len()),
+            ));
         }
     }
     Ok(Some(buf.freeze()))

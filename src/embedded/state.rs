@@ -259,7 +259,8 @@ impl ClusterState {
                     let partitions = partitions
                         .split(',')
                         .map(|p| {
-                            let (leader, epoch) = p.split_once(':').ok_or_else(|| format!("bad partition in {line:?}"))?;
+                            let (leader, epoch) =
+                                p.split_once(':').ok_or_else(|| format!("bad partition in {line:?}"))?;
                             Ok(PartitionAssignment { leader: parse(leader, line)?, leader_epoch: parse(epoch, line)? })
                         })
                         .collect::<Result<Vec<_>, String>>()?;

@@ -39,7 +39,11 @@ fn failed(version: i16, name: &str, code: ErrorCode, message: Option<String>) ->
 }
 
 /// Creates each topic through the controller.
-pub(crate) async fn handle(session: &Session, version: i16, request: CreateTopicsRequest) -> Answer<CreateTopicsResponse> {
+pub(crate) async fn handle(
+    session: &Session,
+    version: i16,
+    request: CreateTopicsRequest,
+) -> Answer<CreateTopicsResponse> {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
         if request.topics.iter().filter(|t| t.name == topic.name).count() > 1 {

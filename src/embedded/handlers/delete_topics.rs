@@ -35,7 +35,11 @@ fn result(name: Option<String>, topic_id: Uuid, code: ErrorCode, message: Option
 }
 
 /// Deletes each named topic through the controller.
-pub(crate) async fn handle(session: &Session, version: i16, request: DeleteTopicsRequest) -> Answer<DeleteTopicsResponse> {
+pub(crate) async fn handle(
+    session: &Session,
+    version: i16,
+    request: DeleteTopicsRequest,
+) -> Answer<DeleteTopicsResponse> {
     let mut responses = Vec::new();
     for (name, id) in targets(version, &request) {
         let view = session.shared.view();

@@ -53,7 +53,11 @@ fn respond(version: i16, mut coordinators: Vec<Coordinator>) -> FindCoordinatorR
 }
 
 /// Finds each key's coordinator.
-pub(crate) async fn handle(session: &Session, version: i16, request: FindCoordinatorRequest) -> Answer<FindCoordinatorResponse> {
+pub(crate) async fn handle(
+    session: &Session,
+    version: i16,
+    request: FindCoordinatorRequest,
+) -> Answer<FindCoordinatorResponse> {
     let view = session.shared.view();
     let coordinators = keys(version, &request)
         .into_iter()

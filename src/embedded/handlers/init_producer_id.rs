@@ -28,7 +28,11 @@ impl Served for InitProducerIdRequest {
 }
 
 /// Hands out or bumps a producer id.
-pub(crate) async fn handle(session: &Session, version: i16, request: InitProducerIdRequest) -> Answer<InitProducerIdResponse> {
+pub(crate) async fn handle(
+    session: &Session,
+    version: i16,
+    request: InitProducerIdRequest,
+) -> Answer<InitProducerIdResponse> {
     if request.transactional_id.is_some() {
         return Answer::Respond(request.error_response(version, ErrorCode::TransactionalIdAuthorizationFailed));
     }

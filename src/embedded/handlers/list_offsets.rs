@@ -37,7 +37,11 @@ fn failed(partition_index: i32, code: ErrorCode) -> ListOffsetsPartitionResponse
 }
 
 /// Looks every partition's offset up in its log.
-pub(crate) async fn handle(session: &Session, version: i16, request: ListOffsetsRequest) -> Answer<ListOffsetsResponse> {
+pub(crate) async fn handle(
+    session: &Session,
+    version: i16,
+    request: ListOffsetsRequest,
+) -> Answer<ListOffsetsResponse> {
     let view = session.shared.view();
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {

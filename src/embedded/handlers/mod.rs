@@ -90,3 +90,78 @@ pub(crate) fn leadership_error(leader: i32, node: i32) -> Option<ErrorCode> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::protocol::codec::Encode;
+    use crate::protocol::messages::*;
+
+    /// An injected error must be answerable at every version, or the fault would close
+    /// the connection instead of answering.
+    fn error_answers_encode<R: Served>(request: R) {
+        for version in R::VERSIONS.iter() {
+            for code in [ErrorCode::NotLeaderOrFollower, ErrorCode::UnknownServerError] {
+                let mut response = request.error_response(version, code);
+                R::set_throttle(&mut response, 100);
+                let mut buf = BytesMut::new();
+                let encoded = response.encode(&mut buf, version);
+                assert!(encoded.is_ok(), "{} v{version}: {encoded:?}", R::NAME);
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_answer_encodes_at_every_version() {
+        use crate::protocol::messages::{fetch_request as f, list_offsets_request as l, produce_request as p};
+        error_answers_encode(ApiVersionsRequest::default());
+        error_answers_encode(MetadataRequest {
+            topics: Some(vec![metadata_request::MetadataRequestTopic { name: Some("t".into()), ..Default::default() }]),
+            ..Default::default()
+        });
+        error_answers_encode(ProduceRequest {
+            topic_data: vec![p::TopicProduceData {
+                name: "t".into(),
+                partition_data: vec![p::PartitionProduceData::default()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        error_answers_encode(FetchRequest {
+            topics: vec![f::FetchTopic { partitions: vec![f::FetchPartition::default()], ..Default::default() }],
+            ..Default::default()
+        });
+        error_answers_encode(ListOffsetsRequest {
+            topics: vec![l::ListOffsetsTopic {
+                partitions: vec![l::ListOffsetsPartition::default()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        error_answers_encode(CreateTopicsRequest {
+            topics: vec![create_topics_request::CreatableTopic { name: "t".into(), ..Default::default() }],
+            ..Default::default()
+        });
+        error_answers_encode(DeleteTopicsRequest {
+            topic_names: vec!["t".into()],
+            topics: vec![delete_topics_request::DeleteTopicState { name: Some("t".into()), ..Default::default() }],
+            ..Default::default()
+        });
+        error_answers_encode(FindCoordinatorRequest {
+            key: "g".into(),
+            coordinator_keys: vec!["g".into(), "h".into()],
+            ..Default::default()
+        });
+        error_answers_encode(InitProducerIdRequest::default());
+        error_answers_encode(JoinGroupRequest::default());
+        error_answers_encode(SyncGroupRequest::default());
+        error_answers_encode(HeartbeatRequest::default());
+        error_answers_encode(LeaveGroupRequest::default());
+        error_answers_encode(OffsetCommitRequest::default());
+        error_answers_encode(OffsetFetchRequest::default());
+        error_answers_encode(DescribeGroupsRequest { groups: vec!["g".into()], ..Default::default() });
+        error_answers_encode(ListGroupsRequest::default());
+    }
+}

@@ -17,6 +17,7 @@ use super::{auto_create, leadership_error, throttled, Answer, Served};
 use crate::embedded::partition::Append;
 use crate::embedded::session::Session;
 use crate::protocol::error_code::ErrorCode;
+use crate::protocol::messages::produce_request::PartitionProduceData;
 use crate::protocol::messages::produce_response::{
     LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
@@ -54,55 +55,20 @@ pub(crate) async fn handle(session: &Session, version: i16, request: ProduceRequ
     if request.transactional_id.is_some() {
         return Answer::Respond(request.error_response(version, ErrorCode::TransactionalIdAuthorizationFailed));
     }
-    let mut any_error = false;
-    let mut appended = false;
+    let (mut any_error, mut appended) = (false, false);
     let mut leaders = Vec::new();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let known = session.shared.view().state.topics.contains_key(&topic.name);
         let missing = if known { None } else { auto_create(session, &topic.name).await.err() };
-        let view = session.shared.view();
         let mut partition_responses = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
-            let response = match (missing, view.partition(&topic.name, data.index)) {
-                (Some(code), _) => failed(data.index, code),
-                (None, None) => failed(data.index, ErrorCode::UnknownTopicOrPartition),
-                (None, Some((assignment, log))) => match leadership_error(assignment.leader, session.node) {
-                    Some(code) => {
-                        let mut response = failed(data.index, code);
-                        if version >= 10 && assignment.leader >= 0 {
-                            response.current_leader = LeaderIdAndEpoch {
-                                leader_id: assignment.leader,
-                                leader_epoch: assignment.leader_epoch,
-                                ..Default::default()
-                            };
-                            leaders.push(assignment.leader);
-                        }
-                        response
-                    }
-                    None => match data.records {
-                        None => failed(data.index, ErrorCode::InvalidRecord),
-                        Some(records) => {
-                            let append = Append { records, leader_epoch: assignment.leader_epoch };
-                            match log.send(append).await {
-                                Ok(Ok(outcome)) => {
-                                    appended = true;
-                                    PartitionProduceResponse {
-                                        index: data.index,
-                                        base_offset: outcome.base_offset,
-                                        log_append_time_ms: outcome.log_append_time_ms,
-                                        log_start_offset: outcome.log_start_offset,
-                                        ..Default::default()
-                                    }
-                                }
-                                Ok(Err(code)) => failed(data.index, code),
-                                Err(_) => failed(data.index, ErrorCode::NotLeaderOrFollower),
-                            }
-                        }
-                    },
-                },
+            let response = match missing {
+                Some(code) => failed(data.index, code),
+                None => append(session, version, &topic.name, data, &mut leaders).await,
             };
             any_error |= response.error_code != 0;
+            appended |= response.error_code == 0;
             partition_responses.push(response);
         }
         responses.push(TopicProduceResponse { name: topic.name, partition_responses, ..Default::default() });
@@ -116,6 +82,47 @@ pub(crate) async fn handle(session: &Session, version: i16, request: ProduceRequ
     }
     let node_endpoints = if version >= 10 { endpoints(session, leaders) } else { Vec::new() };
     Answer::Respond(ProduceResponse { responses, node_endpoints, ..Default::default() })
+}
+
+/// Appends one partition's records if this node leads it; a refusal from another
+/// node's partition names the leader (v10+) and adds it to `leaders`.
+async fn append(
+    session: &Session,
+    version: i16,
+    topic: &str,
+    data: PartitionProduceData,
+    leaders: &mut Vec<i32>,
+) -> PartitionProduceResponse {
+    let view = session.shared.view();
+    let Some((assignment, log)) = view.partition(topic, data.index) else {
+        return failed(data.index, ErrorCode::UnknownTopicOrPartition);
+    };
+    if let Some(code) = leadership_error(assignment.leader, session.node) {
+        let mut response = failed(data.index, code);
+        if version >= 10 && assignment.leader >= 0 {
+            response.current_leader = LeaderIdAndEpoch {
+                leader_id: assignment.leader,
+                leader_epoch: assignment.leader_epoch,
+                ..Default::default()
+            };
+            leaders.push(assignment.leader);
+        }
+        return response;
+    }
+    let Some(records) = data.records else {
+        return failed(data.index, ErrorCode::InvalidRecord);
+    };
+    match log.send(Append { records, leader_epoch: assignment.leader_epoch }).await {
+        Ok(Ok(outcome)) => PartitionProduceResponse {
+            index: data.index,
+            base_offset: outcome.base_offset,
+            log_append_time_ms: outcome.log_append_time_ms,
+            log_start_offset: outcome.log_start_offset,
+            ..Default::default()
+        },
+        Ok(Err(code)) => failed(data.index, code),
+        Err(_) => failed(data.index, ErrorCode::NotLeaderOrFollower),
+    }
 }
 
 fn endpoints(session: &Session, mut leaders: Vec<i32>) -> Vec<NodeEndpoint> {
