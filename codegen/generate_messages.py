@@ -11,7 +11,7 @@ get wrong somewhere.
 
 The output is plain Rust built on src/protocol/primitives.rs and tagged.rs: one file
 per message, a struct per schema structure, an `Encode` and a `Decode` impl each, and
-(in arbitrary.rs, test-only) a builder of random valid values for the roundtrip
+(in a test-only section of each file) a builder of random valid values for the roundtrip
 proptests. Run it again after changing it or the schemas; `cargo test` checks that
 the committed output is what it generates (tests/generated_code_is_fresh.rs).
 """
@@ -471,30 +471,27 @@ def arb_field(f):
     return value
 
 
-def emit_arbitrary(messages):
-    out = [HEADER.format(src="schemas")]
-    out.append("//! Random valid values of every generated struct, for the roundtrip proptests:\n"
-               "//! fields the version lacks stay at their defaults, nulls only where the version\n"
-               "//! allows them, unknown tagged fields only in flexible versions.\n\n")
-    out.append("#![allow(unused_variables, clippy::all)]\n\nuse crate::protocol::test_utils::{Arbitrary, Unstructured};\n\n")
-    for msg in messages:
-        for s in msg.structs:
-            path = f"super::{msg.module}::{s.name}"
-            out.append(f"impl Arbitrary for {path} {{\n    fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {{\n")
-            if any(f.kind == "struct" for f in s.fields):
-                out.append(f"        use super::{msg.module}::*;\n")
-            out.append("        let mut this = Self::default();\n")
-            for f in s.fields:
-                cond = (f.tagged if f.tag is not None else f.versions).cond(s.valid)
-                if cond == "false":
-                    continue
-                line = f"this.{f.rust} = {arb_field(f)};"
-                out.append(f"        {line}\n" if cond == "true" else f"        if {cond} {{\n            {line}\n        }}\n")
-            flex = s.flexible.cond(s.valid)
-            if flex != "false":
-                out.append(f"        if {flex} {{\n            this.unknown_tagged_fields = u.unknown_tagged_fields();\n        }}\n")
-            out.append("        this\n    }\n}\n\n")
-    return "".join(out).rstrip("\n") + "\n"
+def emit_arbitrary(msg):
+    """The test-only section at the bottom of a message's file: random valid values of
+    each struct for the roundtrip proptests (fields the version lacks stay at their
+    defaults, nulls only where the version allows them, unknown tagged fields only in
+    flexible versions)."""
+    out = ["\n#[cfg(test)]\nmod arbitrary {\n    #![allow(unused_variables, clippy::all)]\n\n"
+           "    use super::*;\n    use crate::protocol::test_utils::{Arbitrary, Unstructured};\n\n"]
+    for s in msg.structs:
+        out.append(f"impl Arbitrary for {s.name} {{\n    fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {{\n")
+        out.append("        let mut this = Self::default();\n")
+        for f in s.fields:
+            cond = (f.tagged if f.tag is not None else f.versions).cond(s.valid)
+            if cond == "false":
+                continue
+            line = f"this.{f.rust} = {arb_field(f)};"
+            out.append(f"        {line}\n" if cond == "true" else f"        if {cond} {{\n            {line}\n        }}\n")
+        flex = s.flexible.cond(s.valid)
+        if flex != "false":
+            out.append(f"        if {flex} {{\n            this.unknown_tagged_fields = u.unknown_tagged_fields();\n        }}\n")
+        out.append("        this\n    }\n}\n\n")
+    return "".join(out).rstrip("\n") + "\n}\n"
 
 
 def emit_mod(messages):
@@ -504,7 +501,7 @@ def emit_mod(messages):
                "//! through their module (`messages::produce_request::TopicProduceData`).\n\n")
     for m in messages:
         out.append(f"pub mod {m.module};\n")
-    out.append("\n#[cfg(test)]\nmod arbitrary;\n#[cfg(test)]\nmod tests;\n\n")
+    out.append("\n#[cfg(test)]\nmod tests;\n\n")
     for m in messages:
         out.append(f"pub use {m.module}::{m.name};\n")
     apis = [m for m in messages if m.kind == "request"]
@@ -542,8 +539,7 @@ def main():
     names = [n + s for n in APIS for s in ("Request", "Response")] + DATA
     messages = [Message(os.path.join(schema_dir, n + ".json")) for n in names]
     os.makedirs(out_dir, exist_ok=True)
-    files = {m.module + ".rs": emit_message(m) for m in messages}
-    files["arbitrary.rs"] = emit_arbitrary(messages)
+    files = {m.module + ".rs": emit_message(m) + emit_arbitrary(m) for m in messages}
     files["mod.rs"] = emit_mod(messages)
     files["tests.rs"] = emit_tests(messages)
     paths = []

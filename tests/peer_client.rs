@@ -1,7 +1,8 @@
 //! Our connection and codec against real peers: connect (with the ApiVersions
 //! handshake and its fallback), negotiate, fetch metadata, produce a batch in every
 //! codec to the partition's leader, and fetch it back equal. Against librdkafka's mock
-//! cluster (Debian's 2.0.2 and the wheel's 2.16, 3 brokers each) and tansu.
+//! cluster (Debian's 2.0.2 and the wheel's 2.16, 3 brokers each), tansu, and our own embedded
+//! broker.
 
 mod support;
 
@@ -160,4 +161,21 @@ fn every_codec_round_trips_through_tansu() {
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(run_against(&tansu.bootstrap(), "tansu"));
+}
+
+#[test]
+fn every_codec_round_trips_through_the_embedded_broker() {
+    actix_rt::System::new().block_on(async {
+        let cluster = actix_kafka::embedded::EmbeddedCluster::builder()
+            .nodes(3)
+            .auto_create_topics(false)
+            .start()
+            .await
+            .expect("start the embedded cluster");
+        for (name, partitions) in topics() {
+            cluster.create_topic(&name, partitions as i32).await.expect("create topic");
+        }
+        run_against(&cluster.bootstrap(), "embedded").await;
+        cluster.shutdown().await.expect("shutdown");
+    });
 }

@@ -65,17 +65,16 @@ impl Transport {
         Ok((correlation_id, frame.freeze()))
     }
 
+    /// The tracing span of one request.
+    fn span<R: Request>(&self, version: i16, correlation_id: i32) -> tracing::Span {
+        tracing::debug_span!("kafka_request", api = %R::API_KEY, version, broker = %self.addr(), correlation_id)
+    }
+
     /// Sends `request` at `version` and returns the response frame (header and body,
     /// without the size prefix).
     pub(super) async fn call<R: Request>(&self, request: &R, version: i16) -> Result<Bytes, ConnectionError> {
         let (correlation_id, frame) = self.encode(request, version)?;
-        let span = tracing::debug_span!(
-            "kafka_request",
-            api = %R::API_KEY,
-            version,
-            broker = %self.addr(),
-            correlation_id
-        );
+        let span = self.span::<R>(version, correlation_id);
         let started = Instant::now();
         let result = self.round_trip(R::API_KEY, correlation_id, frame).instrument(span.clone()).await;
         let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -108,13 +107,7 @@ impl Transport {
     pub(super) async fn send<R: Request>(&self, request: &R, version: i16) -> Result<(), ConnectionError> {
         let (correlation_id, frame) = self.encode(request, version)?;
         let timeout = self.config.request_timeout;
-        let span = tracing::debug_span!(
-            "kafka_request",
-            api = %R::API_KEY,
-            version,
-            broker = %self.addr(),
-            correlation_id
-        );
+        let span = self.span::<R>(version, correlation_id);
         let exchange = async {
             if self.shared.is_closed() {
                 return Err(ConnectionError::closed(self.addr()));

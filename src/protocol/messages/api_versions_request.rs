@@ -82,3 +82,27 @@ impl Message for ApiVersionsRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 3);
     const FLEXIBLE_FROM: Option<i16> = Some(3);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for ApiVersionsRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 3 {
+                this.client_software_name = u.string();
+            }
+            if version >= 3 {
+                this.client_software_version = u.string();
+            }
+            if version >= 3 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

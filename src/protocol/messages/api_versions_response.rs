@@ -330,3 +330,89 @@ impl Message for ApiVersionsResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 3);
     const FLEXIBLE_FROM: Option<i16> = Some(3);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for ApiVersionsResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.error_code = u.arbitrary();
+            this.api_keys = u.vec(|u| ApiVersion::arbitrary(u, version));
+            if version >= 1 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            if version >= 3 {
+                this.supported_features = u.vec(|u| SupportedFeatureKey::arbitrary(u, version));
+            }
+            if version >= 3 {
+                this.finalized_features_epoch = u.arbitrary();
+            }
+            if version >= 3 {
+                this.finalized_features = u.vec(|u| FinalizedFeatureKey::arbitrary(u, version));
+            }
+            if version >= 3 {
+                this.zk_migration_ready = u.arbitrary();
+            }
+            if version >= 3 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for ApiVersion {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.api_key = u.arbitrary();
+            this.min_version = u.arbitrary();
+            this.max_version = u.arbitrary();
+            if version >= 3 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for SupportedFeatureKey {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 3 {
+                this.name = u.string();
+            }
+            if version >= 3 {
+                this.min_version = u.arbitrary();
+            }
+            if version >= 3 {
+                this.max_version = u.arbitrary();
+            }
+            if version >= 3 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for FinalizedFeatureKey {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 3 {
+                this.name = u.string();
+            }
+            if version >= 3 {
+                this.max_version_level = u.arbitrary();
+            }
+            if version >= 3 {
+                this.min_version_level = u.arbitrary();
+            }
+            if version >= 3 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

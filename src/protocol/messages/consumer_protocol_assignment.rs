@@ -107,3 +107,29 @@ impl Message for ConsumerProtocolAssignment {
     const VERSIONS: VersionRange = VersionRange::new(0, 3);
     const FLEXIBLE_FROM: Option<i16> = None;
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for ConsumerProtocolAssignment {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.assigned_partitions = u.vec(|u| TopicPartition::arbitrary(u, version));
+            this.user_data = u.nullable(true, |u| u.bytes());
+            this
+        }
+    }
+
+    impl Arbitrary for TopicPartition {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.topic = u.string();
+            this.partitions = u.vec(|u| u.arbitrary());
+            this
+        }
+    }
+}

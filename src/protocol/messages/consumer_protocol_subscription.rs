@@ -153,3 +153,42 @@ impl Message for ConsumerProtocolSubscription {
     const VERSIONS: VersionRange = VersionRange::new(0, 3);
     const FLEXIBLE_FROM: Option<i16> = None;
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for ConsumerProtocolSubscription {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.topics = u.vec(|u| u.string());
+            this.user_data = u.nullable(true, |u| u.bytes());
+            if version >= 1 {
+                this.owned_partitions = u.vec(|u| TopicPartition::arbitrary(u, version));
+            }
+            if version >= 2 {
+                this.generation_id = u.arbitrary();
+            }
+            if version >= 3 {
+                this.rack_id = u.nullable(version >= 3, |u| u.string());
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for TopicPartition {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 1 {
+                this.topic = u.string();
+            }
+            if version >= 1 {
+                this.partitions = u.vec(|u| u.arbitrary());
+            }
+            this
+        }
+    }
+}

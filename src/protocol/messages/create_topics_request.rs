@@ -241,3 +241,65 @@ impl Message for CreateTopicsRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 7);
     const FLEXIBLE_FROM: Option<i16> = Some(5);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for CreateTopicsRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.topics = u.vec(|u| CreatableTopic::arbitrary(u, version));
+            this.timeout_ms = u.arbitrary();
+            if version >= 1 {
+                this.validate_only = u.arbitrary();
+            }
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for CreatableTopic {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.string();
+            this.num_partitions = u.arbitrary();
+            this.replication_factor = u.arbitrary();
+            this.assignments = u.vec(|u| CreatableReplicaAssignment::arbitrary(u, version));
+            this.configs = u.vec(|u| CreateableTopicConfig::arbitrary(u, version));
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for CreatableReplicaAssignment {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.partition_index = u.arbitrary();
+            this.broker_ids = u.vec(|u| u.arbitrary());
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for CreateableTopicConfig {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.string();
+            this.value = u.nullable(true, |u| u.string());
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

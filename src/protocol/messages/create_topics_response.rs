@@ -276,3 +276,80 @@ impl Message for CreateTopicsResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 7);
     const FLEXIBLE_FROM: Option<i16> = Some(5);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for CreateTopicsResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 2 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            this.topics = u.vec(|u| CreatableTopicResult::arbitrary(u, version));
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for CreatableTopicResult {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.string();
+            if version >= 7 {
+                this.topic_id = u.arbitrary();
+            }
+            this.error_code = u.arbitrary();
+            if version >= 1 {
+                this.error_message = u.nullable(true, |u| u.string());
+            }
+            if version >= 5 {
+                this.topic_config_error_code = u.arbitrary();
+            }
+            if version >= 5 {
+                this.num_partitions = u.arbitrary();
+            }
+            if version >= 5 {
+                this.replication_factor = u.arbitrary();
+            }
+            if version >= 5 {
+                this.configs = u.nullable(version >= 5, |u| u.vec(|u| CreatableTopicConfigs::arbitrary(u, version)));
+            }
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for CreatableTopicConfigs {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 5 {
+                this.name = u.string();
+            }
+            if version >= 5 {
+                this.value = u.nullable(version >= 5, |u| u.string());
+            }
+            if version >= 5 {
+                this.read_only = u.arbitrary();
+            }
+            if version >= 5 {
+                this.config_source = u.arbitrary();
+            }
+            if version >= 5 {
+                this.is_sensitive = u.arbitrary();
+            }
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

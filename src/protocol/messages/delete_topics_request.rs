@@ -149,3 +149,44 @@ impl Message for DeleteTopicsRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 6);
     const FLEXIBLE_FROM: Option<i16> = Some(4);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for DeleteTopicsRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 6 {
+                this.topics = u.vec(|u| DeleteTopicState::arbitrary(u, version));
+            }
+            if version <= 5 {
+                this.topic_names = u.vec(|u| u.string());
+            }
+            this.timeout_ms = u.arbitrary();
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for DeleteTopicState {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 6 {
+                this.name = u.nullable(version >= 6, |u| u.string());
+            }
+            if version >= 6 {
+                this.topic_id = u.arbitrary();
+            }
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -150,3 +150,43 @@ impl Message for DeleteTopicsResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 6);
     const FLEXIBLE_FROM: Option<i16> = Some(4);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for DeleteTopicsResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 1 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            this.responses = u.vec(|u| DeletableTopicResult::arbitrary(u, version));
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for DeletableTopicResult {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.nullable(version >= 6, |u| u.string());
+            if version >= 6 {
+                this.topic_id = u.arbitrary();
+            }
+            this.error_code = u.arbitrary();
+            if version >= 5 {
+                this.error_message = u.nullable(version >= 5, |u| u.string());
+            }
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

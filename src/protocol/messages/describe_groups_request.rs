@@ -83,3 +83,25 @@ impl Message for DescribeGroupsRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 5);
     const FLEXIBLE_FROM: Option<i16> = Some(5);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for DescribeGroupsRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.groups = u.vec(|u| u.string());
+            if version >= 3 {
+                this.include_authorized_operations = u.arbitrary();
+            }
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -230,3 +230,62 @@ impl Message for DescribeGroupsResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 5);
     const FLEXIBLE_FROM: Option<i16> = Some(5);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for DescribeGroupsResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 1 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            this.groups = u.vec(|u| DescribedGroup::arbitrary(u, version));
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for DescribedGroup {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.error_code = u.arbitrary();
+            this.group_id = u.string();
+            this.group_state = u.string();
+            this.protocol_type = u.string();
+            this.protocol_data = u.string();
+            this.members = u.vec(|u| DescribedGroupMember::arbitrary(u, version));
+            if version >= 3 {
+                this.authorized_operations = u.arbitrary();
+            }
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for DescribedGroupMember {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.member_id = u.string();
+            if version >= 4 {
+                this.group_instance_id = u.nullable(version >= 4, |u| u.string());
+            }
+            this.client_id = u.string();
+            this.client_host = u.string();
+            this.member_metadata = u.bytes();
+            this.member_assignment = u.bytes();
+            if version >= 5 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

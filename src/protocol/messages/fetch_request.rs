@@ -445,3 +445,125 @@ impl Message for FetchRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 16);
     const FLEXIBLE_FROM: Option<i16> = Some(12);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for FetchRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 12 {
+                this.cluster_id = u.nullable(version >= 12, |u| u.string());
+            }
+            if version <= 14 {
+                this.replica_id = u.arbitrary();
+            }
+            if version >= 15 {
+                this.replica_state = ReplicaState::arbitrary(u, version);
+            }
+            this.max_wait_ms = u.arbitrary();
+            this.min_bytes = u.arbitrary();
+            if version >= 3 {
+                this.max_bytes = u.arbitrary();
+            }
+            if version >= 4 {
+                this.isolation_level = u.arbitrary();
+            }
+            if version >= 7 {
+                this.session_id = u.arbitrary();
+            }
+            if version >= 7 {
+                this.session_epoch = u.arbitrary();
+            }
+            this.topics = u.vec(|u| FetchTopic::arbitrary(u, version));
+            if version >= 7 {
+                this.forgotten_topics_data = u.vec(|u| ForgottenTopic::arbitrary(u, version));
+            }
+            if version >= 11 {
+                this.rack_id = u.string();
+            }
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for ReplicaState {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 15 {
+                this.replica_id = u.arbitrary();
+            }
+            if version >= 15 {
+                this.replica_epoch = u.arbitrary();
+            }
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for FetchTopic {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version <= 12 {
+                this.topic = u.string();
+            }
+            if version >= 13 {
+                this.topic_id = u.arbitrary();
+            }
+            this.partitions = u.vec(|u| FetchPartition::arbitrary(u, version));
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for FetchPartition {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.partition = u.arbitrary();
+            if version >= 9 {
+                this.current_leader_epoch = u.arbitrary();
+            }
+            this.fetch_offset = u.arbitrary();
+            if version >= 12 {
+                this.last_fetched_epoch = u.arbitrary();
+            }
+            if version >= 5 {
+                this.log_start_offset = u.arbitrary();
+            }
+            this.partition_max_bytes = u.arbitrary();
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for ForgottenTopic {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if (7..=12).contains(&version) {
+                this.topic = u.string();
+            }
+            if version >= 13 {
+                this.topic_id = u.arbitrary();
+            }
+            if version >= 7 {
+                this.partitions = u.vec(|u| u.arbitrary());
+            }
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

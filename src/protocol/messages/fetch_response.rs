@@ -619,3 +619,169 @@ impl Message for FetchResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 16);
     const FLEXIBLE_FROM: Option<i16> = Some(12);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for FetchResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 1 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            if version >= 7 {
+                this.error_code = u.arbitrary();
+            }
+            if version >= 7 {
+                this.session_id = u.arbitrary();
+            }
+            this.responses = u.vec(|u| FetchableTopicResponse::arbitrary(u, version));
+            if version >= 16 {
+                this.node_endpoints = u.vec(|u| NodeEndpoint::arbitrary(u, version));
+            }
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for FetchableTopicResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version <= 12 {
+                this.topic = u.string();
+            }
+            if version >= 13 {
+                this.topic_id = u.arbitrary();
+            }
+            this.partitions = u.vec(|u| PartitionData::arbitrary(u, version));
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for PartitionData {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.partition_index = u.arbitrary();
+            this.error_code = u.arbitrary();
+            this.high_watermark = u.arbitrary();
+            if version >= 4 {
+                this.last_stable_offset = u.arbitrary();
+            }
+            if version >= 5 {
+                this.log_start_offset = u.arbitrary();
+            }
+            if version >= 12 {
+                this.diverging_epoch = EpochEndOffset::arbitrary(u, version);
+            }
+            if version >= 12 {
+                this.current_leader = LeaderIdAndEpoch::arbitrary(u, version);
+            }
+            if version >= 12 {
+                this.snapshot_id = SnapshotId::arbitrary(u, version);
+            }
+            if version >= 4 {
+                this.aborted_transactions =
+                    u.nullable(version >= 4, |u| u.vec(|u| AbortedTransaction::arbitrary(u, version)));
+            }
+            if version >= 11 {
+                this.preferred_read_replica = u.arbitrary();
+            }
+            this.records = u.nullable(true, |u| u.bytes());
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for EpochEndOffset {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 12 {
+                this.epoch = u.arbitrary();
+            }
+            if version >= 12 {
+                this.end_offset = u.arbitrary();
+            }
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for LeaderIdAndEpoch {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 12 {
+                this.leader_id = u.arbitrary();
+            }
+            if version >= 12 {
+                this.leader_epoch = u.arbitrary();
+            }
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for SnapshotId {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.end_offset = u.arbitrary();
+            this.epoch = u.arbitrary();
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for AbortedTransaction {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 4 {
+                this.producer_id = u.arbitrary();
+            }
+            if version >= 4 {
+                this.first_offset = u.arbitrary();
+            }
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for NodeEndpoint {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 16 {
+                this.node_id = u.arbitrary();
+            }
+            if version >= 16 {
+                this.host = u.string();
+            }
+            if version >= 16 {
+                this.port = u.arbitrary();
+            }
+            if version >= 16 {
+                this.rack = u.nullable(version >= 16, |u| u.string());
+            }
+            if version >= 12 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -101,3 +101,30 @@ impl Message for FindCoordinatorRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 5);
     const FLEXIBLE_FROM: Option<i16> = Some(3);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for FindCoordinatorRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version <= 3 {
+                this.key = u.string();
+            }
+            if version >= 1 {
+                this.key_type = u.arbitrary();
+            }
+            if version >= 4 {
+                this.coordinator_keys = u.vec(|u| u.string());
+            }
+            if version >= 3 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -246,3 +246,70 @@ impl Message for FindCoordinatorResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 5);
     const FLEXIBLE_FROM: Option<i16> = Some(3);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for FindCoordinatorResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 1 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            if version <= 3 {
+                this.error_code = u.arbitrary();
+            }
+            if (1..=3).contains(&version) {
+                this.error_message = u.nullable((1..=3).contains(&version), |u| u.string());
+            }
+            if version <= 3 {
+                this.node_id = u.arbitrary();
+            }
+            if version <= 3 {
+                this.host = u.string();
+            }
+            if version <= 3 {
+                this.port = u.arbitrary();
+            }
+            if version >= 4 {
+                this.coordinators = u.vec(|u| Coordinator::arbitrary(u, version));
+            }
+            if version >= 3 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for Coordinator {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 4 {
+                this.key = u.string();
+            }
+            if version >= 4 {
+                this.node_id = u.arbitrary();
+            }
+            if version >= 4 {
+                this.host = u.string();
+            }
+            if version >= 4 {
+                this.port = u.arbitrary();
+            }
+            if version >= 4 {
+                this.error_code = u.arbitrary();
+            }
+            if version >= 4 {
+                this.error_message = u.nullable(version >= 4, |u| u.string());
+            }
+            if version >= 3 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -95,3 +95,27 @@ impl Message for HeartbeatRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 4);
     const FLEXIBLE_FROM: Option<i16> = Some(4);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for HeartbeatRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.group_id = u.string();
+            this.generation_id = u.arbitrary();
+            this.member_id = u.string();
+            if version >= 3 {
+                this.group_instance_id = u.nullable(version >= 3, |u| u.string());
+            }
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -101,3 +101,29 @@ impl Message for InitProducerIdRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 5);
     const FLEXIBLE_FROM: Option<i16> = Some(2);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for InitProducerIdRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.transactional_id = u.nullable(true, |u| u.string());
+            this.transaction_timeout_ms = u.arbitrary();
+            if version >= 3 {
+                this.producer_id = u.arbitrary();
+            }
+            if version >= 3 {
+                this.producer_epoch = u.arbitrary();
+            }
+            if version >= 2 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -82,3 +82,25 @@ impl Message for InitProducerIdResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 5);
     const FLEXIBLE_FROM: Option<i16> = Some(2);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for InitProducerIdResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.throttle_time_ms = u.arbitrary();
+            this.error_code = u.arbitrary();
+            this.producer_id = u.arbitrary();
+            this.producer_epoch = u.arbitrary();
+            if version >= 2 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -167,3 +167,47 @@ impl Message for JoinGroupRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 9);
     const FLEXIBLE_FROM: Option<i16> = Some(6);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for JoinGroupRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.group_id = u.string();
+            this.session_timeout_ms = u.arbitrary();
+            if version >= 1 {
+                this.rebalance_timeout_ms = u.arbitrary();
+            }
+            this.member_id = u.string();
+            if version >= 5 {
+                this.group_instance_id = u.nullable(version >= 5, |u| u.string());
+            }
+            this.protocol_type = u.string();
+            this.protocols = u.vec(|u| JoinGroupRequestProtocol::arbitrary(u, version));
+            if version >= 8 {
+                this.reason = u.nullable(version >= 8, |u| u.string());
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for JoinGroupRequestProtocol {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.string();
+            this.metadata = u.bytes();
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -195,3 +195,51 @@ impl Message for JoinGroupResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 9);
     const FLEXIBLE_FROM: Option<i16> = Some(6);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for JoinGroupResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 2 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            this.error_code = u.arbitrary();
+            this.generation_id = u.arbitrary();
+            if version >= 7 {
+                this.protocol_type = u.nullable(version >= 7, |u| u.string());
+            }
+            this.protocol_name = u.nullable(version >= 7, |u| u.string());
+            this.leader = u.string();
+            if version >= 9 {
+                this.skip_assignment = u.arbitrary();
+            }
+            this.member_id = u.string();
+            this.members = u.vec(|u| JoinGroupResponseMember::arbitrary(u, version));
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for JoinGroupResponseMember {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.member_id = u.string();
+            if version >= 5 {
+                this.group_instance_id = u.nullable(version >= 5, |u| u.string());
+            }
+            this.metadata = u.bytes();
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -160,3 +160,47 @@ impl Message for LeaveGroupRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 5);
     const FLEXIBLE_FROM: Option<i16> = Some(4);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for LeaveGroupRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.group_id = u.string();
+            if version <= 2 {
+                this.member_id = u.string();
+            }
+            if version >= 3 {
+                this.members = u.vec(|u| MemberIdentity::arbitrary(u, version));
+            }
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for MemberIdentity {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 3 {
+                this.member_id = u.string();
+            }
+            if version >= 3 {
+                this.group_instance_id = u.nullable(version >= 3, |u| u.string());
+            }
+            if version >= 5 {
+                this.reason = u.nullable(version >= 5, |u| u.string());
+            }
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

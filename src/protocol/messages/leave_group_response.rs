@@ -165,3 +165,47 @@ impl Message for LeaveGroupResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 5);
     const FLEXIBLE_FROM: Option<i16> = Some(4);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for LeaveGroupResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 1 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            this.error_code = u.arbitrary();
+            if version >= 3 {
+                this.members = u.vec(|u| MemberResponse::arbitrary(u, version));
+            }
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for MemberResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 3 {
+                this.member_id = u.string();
+            }
+            if version >= 3 {
+                this.group_instance_id = u.nullable(version >= 3, |u| u.string());
+            }
+            if version >= 3 {
+                this.error_code = u.arbitrary();
+            }
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

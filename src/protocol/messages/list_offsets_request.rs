@@ -194,3 +194,56 @@ impl Message for ListOffsetsRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 8);
     const FLEXIBLE_FROM: Option<i16> = Some(6);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for ListOffsetsRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.replica_id = u.arbitrary();
+            if version >= 2 {
+                this.isolation_level = u.arbitrary();
+            }
+            this.topics = u.vec(|u| ListOffsetsTopic::arbitrary(u, version));
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for ListOffsetsTopic {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.string();
+            this.partitions = u.vec(|u| ListOffsetsPartition::arbitrary(u, version));
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for ListOffsetsPartition {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.partition_index = u.arbitrary();
+            if version >= 4 {
+                this.current_leader_epoch = u.arbitrary();
+            }
+            this.timestamp = u.arbitrary();
+            if version <= 0 {
+                this.max_num_offsets = u.arbitrary();
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -232,3 +232,61 @@ impl Message for ListOffsetsResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 8);
     const FLEXIBLE_FROM: Option<i16> = Some(6);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for ListOffsetsResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 2 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            this.topics = u.vec(|u| ListOffsetsTopicResponse::arbitrary(u, version));
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for ListOffsetsTopicResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.string();
+            this.partitions = u.vec(|u| ListOffsetsPartitionResponse::arbitrary(u, version));
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for ListOffsetsPartitionResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.partition_index = u.arbitrary();
+            this.error_code = u.arbitrary();
+            if version <= 0 {
+                this.old_style_offsets = u.vec(|u| u.arbitrary());
+            }
+            if version >= 1 {
+                this.timestamp = u.arbitrary();
+            }
+            if version >= 1 {
+                this.offset = u.arbitrary();
+            }
+            if version >= 4 {
+                this.leader_epoch = u.arbitrary();
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -178,3 +178,45 @@ impl Message for MetadataRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 12);
     const FLEXIBLE_FROM: Option<i16> = Some(9);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for MetadataRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.topics = u.nullable(version >= 1, |u| u.vec(|u| MetadataRequestTopic::arbitrary(u, version)));
+            if version >= 4 {
+                this.allow_auto_topic_creation = u.arbitrary();
+            }
+            if (8..=10).contains(&version) {
+                this.include_cluster_authorized_operations = u.arbitrary();
+            }
+            if version >= 8 {
+                this.include_topic_authorized_operations = u.arbitrary();
+            }
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for MetadataRequestTopic {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 10 {
+                this.topic_id = u.arbitrary();
+            }
+            this.name = u.nullable(version >= 10, |u| u.string());
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -369,3 +369,94 @@ impl Message for MetadataResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 12);
     const FLEXIBLE_FROM: Option<i16> = Some(9);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for MetadataResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 3 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            this.brokers = u.vec(|u| MetadataResponseBroker::arbitrary(u, version));
+            if version >= 2 {
+                this.cluster_id = u.nullable(version >= 2, |u| u.string());
+            }
+            if version >= 1 {
+                this.controller_id = u.arbitrary();
+            }
+            this.topics = u.vec(|u| MetadataResponseTopic::arbitrary(u, version));
+            if (8..=10).contains(&version) {
+                this.cluster_authorized_operations = u.arbitrary();
+            }
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for MetadataResponseBroker {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.node_id = u.arbitrary();
+            this.host = u.string();
+            this.port = u.arbitrary();
+            if version >= 1 {
+                this.rack = u.nullable(version >= 1, |u| u.string());
+            }
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for MetadataResponseTopic {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.error_code = u.arbitrary();
+            this.name = u.nullable(version >= 12, |u| u.string());
+            if version >= 10 {
+                this.topic_id = u.arbitrary();
+            }
+            if version >= 1 {
+                this.is_internal = u.arbitrary();
+            }
+            this.partitions = u.vec(|u| MetadataResponsePartition::arbitrary(u, version));
+            if version >= 8 {
+                this.topic_authorized_operations = u.arbitrary();
+            }
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for MetadataResponsePartition {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.error_code = u.arbitrary();
+            this.partition_index = u.arbitrary();
+            this.leader_id = u.arbitrary();
+            if version >= 7 {
+                this.leader_epoch = u.arbitrary();
+            }
+            this.replica_nodes = u.vec(|u| u.arbitrary());
+            this.isr_nodes = u.vec(|u| u.arbitrary());
+            if version >= 5 {
+                this.offline_replicas = u.vec(|u| u.arbitrary());
+            }
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

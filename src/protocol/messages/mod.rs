@@ -47,8 +47,6 @@ pub mod sync_group_request;
 pub mod sync_group_response;
 
 #[cfg(test)]
-mod arbitrary;
-#[cfg(test)]
 mod tests;
 
 pub use api_versions_request::ApiVersionsRequest;

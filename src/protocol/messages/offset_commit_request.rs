@@ -250,3 +250,66 @@ impl Message for OffsetCommitRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 9);
     const FLEXIBLE_FROM: Option<i16> = Some(8);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for OffsetCommitRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.group_id = u.string();
+            if version >= 1 {
+                this.generation_id_or_member_epoch = u.arbitrary();
+            }
+            if version >= 1 {
+                this.member_id = u.string();
+            }
+            if version >= 7 {
+                this.group_instance_id = u.nullable(version >= 7, |u| u.string());
+            }
+            if (2..=4).contains(&version) {
+                this.retention_time_ms = u.arbitrary();
+            }
+            this.topics = u.vec(|u| OffsetCommitRequestTopic::arbitrary(u, version));
+            if version >= 8 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetCommitRequestTopic {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.string();
+            this.partitions = u.vec(|u| OffsetCommitRequestPartition::arbitrary(u, version));
+            if version >= 8 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetCommitRequestPartition {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.partition_index = u.arbitrary();
+            this.committed_offset = u.arbitrary();
+            if version >= 6 {
+                this.committed_leader_epoch = u.arbitrary();
+            }
+            if version == 1 {
+                this.commit_timestamp = u.arbitrary();
+            }
+            this.committed_metadata = u.nullable(true, |u| u.string());
+            if version >= 8 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

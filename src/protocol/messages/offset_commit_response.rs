@@ -168,3 +168,49 @@ impl Message for OffsetCommitResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 9);
     const FLEXIBLE_FROM: Option<i16> = Some(8);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for OffsetCommitResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 3 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            this.topics = u.vec(|u| OffsetCommitResponseTopic::arbitrary(u, version));
+            if version >= 8 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetCommitResponseTopic {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.string();
+            this.partitions = u.vec(|u| OffsetCommitResponsePartition::arbitrary(u, version));
+            if version >= 8 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetCommitResponsePartition {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.partition_index = u.arbitrary();
+            this.error_code = u.arbitrary();
+            if version >= 8 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

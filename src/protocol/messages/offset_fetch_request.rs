@@ -336,3 +336,89 @@ impl Message for OffsetFetchRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 9);
     const FLEXIBLE_FROM: Option<i16> = Some(6);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for OffsetFetchRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version <= 7 {
+                this.group_id = u.string();
+            }
+            if version <= 7 {
+                this.topics = u.nullable((2..=7).contains(&version), |u| {
+                    u.vec(|u| OffsetFetchRequestTopic::arbitrary(u, version))
+                });
+            }
+            if version >= 8 {
+                this.groups = u.vec(|u| OffsetFetchRequestGroup::arbitrary(u, version));
+            }
+            if version >= 7 {
+                this.require_stable = u.arbitrary();
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetFetchRequestTopic {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version <= 7 {
+                this.name = u.string();
+            }
+            if version <= 7 {
+                this.partition_indexes = u.vec(|u| u.arbitrary());
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetFetchRequestGroup {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 8 {
+                this.group_id = u.string();
+            }
+            if version >= 9 {
+                this.member_id = u.nullable(version >= 9, |u| u.string());
+            }
+            if version >= 9 {
+                this.member_epoch = u.arbitrary();
+            }
+            if version >= 8 {
+                this.topics = u.nullable(version >= 8, |u| u.vec(|u| OffsetFetchRequestTopics::arbitrary(u, version)));
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetFetchRequestTopics {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 8 {
+                this.name = u.string();
+            }
+            if version >= 8 {
+                this.partition_indexes = u.vec(|u| u.arbitrary());
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -498,3 +498,134 @@ impl Message for OffsetFetchResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 9);
     const FLEXIBLE_FROM: Option<i16> = Some(6);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for OffsetFetchResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 3 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            if version <= 7 {
+                this.topics = u.vec(|u| OffsetFetchResponseTopic::arbitrary(u, version));
+            }
+            if (2..=7).contains(&version) {
+                this.error_code = u.arbitrary();
+            }
+            if version >= 8 {
+                this.groups = u.vec(|u| OffsetFetchResponseGroup::arbitrary(u, version));
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetFetchResponseTopic {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version <= 7 {
+                this.name = u.string();
+            }
+            if version <= 7 {
+                this.partitions = u.vec(|u| OffsetFetchResponsePartition::arbitrary(u, version));
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetFetchResponsePartition {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version <= 7 {
+                this.partition_index = u.arbitrary();
+            }
+            if version <= 7 {
+                this.committed_offset = u.arbitrary();
+            }
+            if (5..=7).contains(&version) {
+                this.committed_leader_epoch = u.arbitrary();
+            }
+            if version <= 7 {
+                this.metadata = u.nullable(version <= 7, |u| u.string());
+            }
+            if version <= 7 {
+                this.error_code = u.arbitrary();
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetFetchResponseGroup {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 8 {
+                this.group_id = u.string();
+            }
+            if version >= 8 {
+                this.topics = u.vec(|u| OffsetFetchResponseTopics::arbitrary(u, version));
+            }
+            if version >= 8 {
+                this.error_code = u.arbitrary();
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetFetchResponseTopics {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 8 {
+                this.name = u.string();
+            }
+            if version >= 8 {
+                this.partitions = u.vec(|u| OffsetFetchResponsePartitions::arbitrary(u, version));
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for OffsetFetchResponsePartitions {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 8 {
+                this.partition_index = u.arbitrary();
+            }
+            if version >= 8 {
+                this.committed_offset = u.arbitrary();
+            }
+            if version >= 8 {
+                this.committed_leader_epoch = u.arbitrary();
+            }
+            if version >= 8 {
+                this.metadata = u.nullable(version >= 8, |u| u.string());
+            }
+            if version >= 8 {
+                this.error_code = u.arbitrary();
+            }
+            if version >= 6 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

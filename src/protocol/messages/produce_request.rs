@@ -184,3 +184,51 @@ impl Message for ProduceRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 11);
     const FLEXIBLE_FROM: Option<i16> = Some(9);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for ProduceRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 3 {
+                this.transactional_id = u.nullable(version >= 3, |u| u.string());
+            }
+            this.acks = u.arbitrary();
+            this.timeout_ms = u.arbitrary();
+            this.topic_data = u.vec(|u| TopicProduceData::arbitrary(u, version));
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for TopicProduceData {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.string();
+            this.partition_data = u.vec(|u| PartitionProduceData::arbitrary(u, version));
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for PartitionProduceData {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.index = u.arbitrary();
+            this.records = u.nullable(true, |u| u.bytes());
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

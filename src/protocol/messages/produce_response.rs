@@ -466,3 +466,122 @@ impl Message for ProduceResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 11);
     const FLEXIBLE_FROM: Option<i16> = Some(9);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for ProduceResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.responses = u.vec(|u| TopicProduceResponse::arbitrary(u, version));
+            if version >= 1 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            if version >= 10 {
+                this.node_endpoints = u.vec(|u| NodeEndpoint::arbitrary(u, version));
+            }
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for TopicProduceResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.name = u.string();
+            this.partition_responses = u.vec(|u| PartitionProduceResponse::arbitrary(u, version));
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for PartitionProduceResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.index = u.arbitrary();
+            this.error_code = u.arbitrary();
+            this.base_offset = u.arbitrary();
+            if version >= 2 {
+                this.log_append_time_ms = u.arbitrary();
+            }
+            if version >= 5 {
+                this.log_start_offset = u.arbitrary();
+            }
+            if version >= 8 {
+                this.record_errors = u.vec(|u| BatchIndexAndErrorMessage::arbitrary(u, version));
+            }
+            if version >= 8 {
+                this.error_message = u.nullable(version >= 8, |u| u.string());
+            }
+            if version >= 10 {
+                this.current_leader = LeaderIdAndEpoch::arbitrary(u, version);
+            }
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for BatchIndexAndErrorMessage {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 8 {
+                this.batch_index = u.arbitrary();
+            }
+            if version >= 8 {
+                this.batch_index_error_message = u.nullable(version >= 8, |u| u.string());
+            }
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for LeaderIdAndEpoch {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 10 {
+                this.leader_id = u.arbitrary();
+            }
+            if version >= 10 {
+                this.leader_epoch = u.arbitrary();
+            }
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for NodeEndpoint {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 10 {
+                this.node_id = u.arbitrary();
+            }
+            if version >= 10 {
+                this.host = u.string();
+            }
+            if version >= 10 {
+                this.port = u.arbitrary();
+            }
+            if version >= 10 {
+                this.rack = u.nullable(version >= 10, |u| u.string());
+            }
+            if version >= 9 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

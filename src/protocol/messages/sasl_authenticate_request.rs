@@ -66,3 +66,22 @@ impl Message for SaslAuthenticateRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 2);
     const FLEXIBLE_FROM: Option<i16> = Some(2);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for SaslAuthenticateRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.auth_bytes = u.bytes();
+            if version >= 2 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -88,3 +88,27 @@ impl Message for SaslAuthenticateResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 2);
     const FLEXIBLE_FROM: Option<i16> = Some(2);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for SaslAuthenticateResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.error_code = u.arbitrary();
+            this.error_message = u.nullable(true, |u| u.string());
+            this.auth_bytes = u.bytes();
+            if version >= 1 {
+                this.session_lifetime_ms = u.arbitrary();
+            }
+            if version >= 2 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

@@ -57,3 +57,19 @@ impl Message for SaslHandshakeRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 1);
     const FLEXIBLE_FROM: Option<i16> = None;
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for SaslHandshakeRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.mechanism = u.string();
+            this
+        }
+    }
+}

@@ -65,3 +65,20 @@ impl Message for SaslHandshakeResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 1);
     const FLEXIBLE_FROM: Option<i16> = None;
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for SaslHandshakeResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.error_code = u.arbitrary();
+            this.mechanisms = u.vec(|u| u.string());
+            this
+        }
+    }
+}

@@ -163,3 +163,46 @@ impl Message for SyncGroupRequest {
     const VERSIONS: VersionRange = VersionRange::new(0, 5);
     const FLEXIBLE_FROM: Option<i16> = Some(4);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for SyncGroupRequest {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.group_id = u.string();
+            this.generation_id = u.arbitrary();
+            this.member_id = u.string();
+            if version >= 3 {
+                this.group_instance_id = u.nullable(version >= 3, |u| u.string());
+            }
+            if version >= 5 {
+                this.protocol_type = u.nullable(version >= 5, |u| u.string());
+            }
+            if version >= 5 {
+                this.protocol_name = u.nullable(version >= 5, |u| u.string());
+            }
+            this.assignments = u.vec(|u| SyncGroupRequestAssignment::arbitrary(u, version));
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+
+    impl Arbitrary for SyncGroupRequestAssignment {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            this.member_id = u.string();
+            this.assignment = u.bytes();
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

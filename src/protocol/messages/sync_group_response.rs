@@ -101,3 +101,32 @@ impl Message for SyncGroupResponse {
     const VERSIONS: VersionRange = VersionRange::new(0, 5);
     const FLEXIBLE_FROM: Option<i16> = Some(4);
 }
+
+#[cfg(test)]
+mod arbitrary {
+    #![allow(unused_variables, clippy::all)]
+
+    use super::*;
+    use crate::protocol::test_utils::{Arbitrary, Unstructured};
+
+    impl Arbitrary for SyncGroupResponse {
+        fn arbitrary(u: &mut Unstructured<'_>, version: i16) -> Self {
+            let mut this = Self::default();
+            if version >= 1 {
+                this.throttle_time_ms = u.arbitrary();
+            }
+            this.error_code = u.arbitrary();
+            if version >= 5 {
+                this.protocol_type = u.nullable(version >= 5, |u| u.string());
+            }
+            if version >= 5 {
+                this.protocol_name = u.nullable(version >= 5, |u| u.string());
+            }
+            this.assignment = u.bytes();
+            if version >= 4 {
+                this.unknown_tagged_fields = u.unknown_tagged_fields();
+            }
+            this
+        }
+    }
+}

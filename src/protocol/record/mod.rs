@@ -48,6 +48,7 @@ mod builder;
 mod compression;
 mod control;
 mod error;
+#[allow(clippy::module_inception)] // record/record.rs holds one record, as batch.rs holds one batch
 mod record;
 
 #[cfg(test)]

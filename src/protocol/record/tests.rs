@@ -74,11 +74,9 @@ fn decode_all_ways(input: Bytes, verify_crc: bool) {
     let _ = decode_batches(input.clone(), &opts);
     let _ = RecordBatch::decode(&mut input.clone(), &opts);
     let mut batches = RecordBatches::new(input, &opts);
-    for batch in batches.by_ref() {
-        if let Ok(batch) = batch {
-            for record in &batch.records {
-                let _ = RecordBatch::control_record(record);
-            }
+    for batch in batches.by_ref().flatten() {
+        for record in &batch.records {
+            let _ = RecordBatch::control_record(record);
         }
     }
     let _ = batches.truncated_tail();
