@@ -188,12 +188,18 @@ async fn idempotent_kcat_survives_injected_errors() {
     let bootstrap = cluster.bootstrap();
     let records = generate("idempotent", 5_000);
     let (b, r) = (bootstrap.clone(), records.clone());
-    blocking(move || {
+    let log = blocking(move || {
         let settings = ["enable.idempotence=true", "acks=all", "retry.backoff.ms=50", "linger.ms=20"];
-        let extra: Vec<&str> = settings.iter().flat_map(|s| ["-X", s]).collect();
-        kcat_produce(lib, &b, "idempotent", "snappy", &r, &extra);
+        let mut extra: Vec<&str> = settings.iter().flat_map(|s| ["-X", s]).collect();
+        // librdkafka's debug log shows which faults the producer went through.
+        extra.extend(["-d", "msg"]);
+        kcat_produce(lib, &b, "idempotent", "snappy", &r, &extra)
     })
     .await;
+    // Both faults really happened: a refusal (nothing written) and a lost answer
+    // (written, and the producer cannot know).
+    assert!(log.contains("Not leader for partition"), "no NOT_LEADER_OR_FOLLOWER seen by the producer:\n{log}");
+    assert!(log.contains("MsgPossiblyPersisted"), "no connection dropped after an append:\n{log}");
     let got = blocking(move || kcat_consume_all(lib, &bootstrap, "idempotent")).await;
     assert_exactly_once("idempotent kcat under injected errors", &records, &got);
     cluster.shutdown().await.expect("shutdown");

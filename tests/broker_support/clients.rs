@@ -16,7 +16,7 @@ pub const KCAT_FORMAT: &str = "%p\t%o\t%k\t%s\n";
 pub const PYTHON_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Produces `records` to `topic` with kcat (`-z codec`, keys split at the tab) plus
-/// `extra` arguments; waits for every delivery report.
+/// `extra` arguments; waits for every delivery report. Returns kcat's stderr.
 ///
 /// # Panics
 ///
@@ -28,10 +28,10 @@ pub fn kcat_produce(
     codec: &str,
     records: &[(String, String)],
     extra: &[&str],
-) {
+) -> String {
     let mut args = vec!["-P", "-b", bootstrap, "-t", topic, "-z", codec, "-K", "\t", "-X", "message.timeout.ms=30000"];
     args.extend_from_slice(extra);
-    kcat_ok(lib, &args, &as_lines(records));
+    String::from_utf8_lossy(&kcat_ok(lib, &args, &as_lines(records)).stderr).into_owned()
 }
 
 /// Reads `topic` from the beginning to the end of every partition with kcat.
