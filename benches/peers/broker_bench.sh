@@ -3,8 +3,9 @@
 # release `actix-kafka broker`, 3 nodes, in memory and with --data-dir) and to
 # librdkafka 2.16's mock cluster (3 brokers), in the same run, with acks=1 and with
 # acks=all, into a fresh 6-partition topic each time. Prints records/s (kcat's wall
-# clock, from its first record read to its last delivery report) and the CPU seconds
-# (user+system, from /proc/PID/stat) the broker process spent on that run.
+# clock, from its first record read to its last delivery report), the CPU seconds
+# (user+system, from /proc/PID/stat, all threads) the broker process spent on that run,
+# and how many records the topic then holds (ListOffsets, kcat -Q): it must be RECORDS.
 #
 #   benches/peers/broker_bench.sh [RECORDS]        # default 1000000
 #
@@ -90,8 +91,16 @@ run() { # LABEL PID BOOTSTRAP ACKS TOPIC
     -X message.timeout.ms=120000 <"$WORK/records"
   t1=$(date +%s.%N)
   cpu1=$(cpu_seconds "$pid")
-  awk -v l="$label" -v a="$acks" -v n="$RECORDS" -v t0="$t0" -v t1="$t1" -v c0="$cpu0" -v c1="$cpu1" \
-    'BEGIN { printf "%-34s acks=%-4s %9.0f records/s  %6.2f s  broker CPU %6.2f s\n", l, a, n / (t1 - t0), t1 - t0, c1 - c0 }'
+  local stored; stored=$(stored "$bootstrap" "$topic")
+  awk -v l="$label" -v a="$acks" -v n="$RECORDS" -v t0="$t0" -v t1="$t1" -v c0="$cpu0" -v c1="$cpu1" -v s="$stored" \
+    'BEGIN { printf "%-30s acks=%-4s %9.0f records/s  %5.2f s  broker CPU %5.2f s  stored %d\n", l, a, n / (t1 - t0), t1 - t0, c1 - c0, s }'
+  [ "$stored" -eq "$RECORDS" ] || { echo "$label: $stored records stored, not $RECORDS" >&2; exit 1; }
+}
+
+stored() { # BOOTSTRAP TOPIC -> the sum of the 6 partitions' end offsets (ListOffsets)
+  local args=() p
+  for p in 0 1 2 3 4 5; do args+=(-t "$2:$p:-1"); done
+  LD_LIBRARY_PATH=$PEERS_LIBDIR kcat -Q -b "$1" "${args[@]}" 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
 }
 
 start_embedded mem
