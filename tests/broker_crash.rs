@@ -21,8 +21,11 @@ const PARTITIONS: i32 = 3;
 const BATCH: usize = 50;
 /// Acknowledged batches before the kill (over all partitions).
 const ACKED_BEFORE_KILL: usize = 150;
-/// Kill-and-restart cycles on the same data directory.
-const CYCLES: usize = 3;
+/// Kill-and-restart cycles on the same data directory: 3 (30 with
+/// `ACTIX_KAFKA_SOAK=1`).
+fn cycles() -> usize {
+    broker_support::soak(3, 30)
+}
 
 /// One acknowledged batch.
 #[derive(Debug, Clone)]
@@ -126,7 +129,7 @@ async fn acknowledged_records_survive_sigkill() {
     let mut broker = start(&dir_text, 0);
     broker.control(&format!("create-topic {TOPIC} {PARTITIONS}"));
     let mut acked = Vec::new();
-    for cycle in 0..CYCLES {
+    for cycle in 0..cycles() {
         acked.extend(produce_until_killed(&mut broker, cycle).await);
         broker = start(&dir_text, cycle + 1);
         check_recovered(&broker, &mut acked, cycle).await;

@@ -17,7 +17,10 @@ use broker_support::binary::BrokerProcess;
 use broker_support::{assert_exactly_once, generate, kcat_consume_all, kcat_produce};
 use support::{require_peer, Librdkafka, Peer};
 
-const CONNECTIONS: usize = 300;
+/// Hostile connections: 300 (3,000 with `ACTIX_KAFKA_SOAK=1`).
+fn connections() -> usize {
+    broker_support::soak(300, 3_000)
+}
 const THREADS: usize = 10;
 
 /// xorshift64*: reproducible noise without a dependency.
@@ -112,7 +115,7 @@ fn hostile_connections_do_not_stop_the_broker() {
             let addrs = addrs.clone();
             thread::spawn(move || {
                 let mut noise = Noise(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1));
-                for n in (t..CONNECTIONS).step_by(THREADS) {
+                for n in (t..connections()).step_by(THREADS) {
                     hostile_connection(addrs[n % addrs.len()], n, &mut noise);
                 }
             })
@@ -124,7 +127,7 @@ fn hostile_connections_do_not_stop_the_broker() {
 
     assert!(broker.exited().is_none(), "the broker died under hostile connections:\n{}", broker.stderr());
     let peak_kb = broker.status_kb("VmHWM").unwrap_or(0);
-    eprintln!("after {CONNECTIONS} hostile connections: peak RSS {} MiB", peak_kb / 1024);
+    eprintln!("after {} hostile connections: peak RSS {} MiB", connections(), peak_kb / 1024);
     assert!(peak_kb < 512 * 1024, "peak RSS {peak_kb} kB: a size prefix was believed");
 
     let records = generate("after-attack", 2_000);

@@ -15,14 +15,18 @@ use actix_kafka::protocol::{ApiKey, ErrorCode};
 use broker_support::clients::KCAT_FORMAT;
 use broker_support::records::parse_line;
 use broker_support::{
-    assert_exactly_once, blocking, generate, kcat_consume_all, kcat_produce, start_cluster, KafkaRecord,
+    assert_exactly_once, blocking, generate, kcat_consume_all, kcat_produce, soak, start_cluster, KafkaRecord,
 };
 use support::process::{lines, ChildGuard};
 use support::{require_peer, Librdkafka, Peer};
 
 const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
-const RECORDS: usize = 20_000;
 const PARTITIONS: i32 = 6;
+
+/// Records per codec and for the group: 20,000 (200,000 with `ACTIX_KAFKA_SOAK=1`).
+fn record_count() -> usize {
+    soak(20_000, 200_000)
+}
 
 fn peers_present(lib: Librdkafka) -> bool {
     require_peer(Peer::Kcat).is_some() && require_peer(Peer::Librdkafka(lib)).is_some()
@@ -40,7 +44,7 @@ async fn every_codec_round_trips(lib: Librdkafka) {
     let bootstrap = cluster.bootstrap();
     for (codec, topic) in CODECS.iter().zip(&topics) {
         let started = Instant::now();
-        let records = generate(&format!("{}-{codec}", lib.label()), RECORDS);
+        let records = generate(&format!("{}-{codec}", lib.label()), record_count());
         let (b, t, r) = (bootstrap.clone(), topic.clone(), records.clone());
         blocking(move || kcat_produce(lib, &b, &t, codec, &r, &[])).await;
         let (b, t) = (bootstrap.clone(), topic.clone());
@@ -48,7 +52,7 @@ async fn every_codec_round_trips(lib: Librdkafka) {
         assert_exactly_once(&format!("kcat on {}, {codec}", lib.label()), &records, &got);
         let partitions: BTreeSet<i32> = got.iter().map(|r| r.partition).collect();
         assert_eq!(partitions.len(), PARTITIONS as usize, "{codec}: the keys spread over every partition");
-        eprintln!("{} {codec}: {RECORDS} records out and back in {:?}", lib.label(), started.elapsed());
+        eprintln!("{} {codec}: {} records out and back in {:?}", lib.label(), record_count(), started.elapsed());
     }
     cluster.shutdown().await.expect("shutdown");
 }
@@ -146,10 +150,10 @@ async fn two_kcat_group_members_share_a_topic() {
             thread::sleep(Duration::from_millis(50));
         }
 
-        let records = generate("group", RECORDS);
+        let records = generate("group", record_count());
         kcat_produce(lib, &bootstrap, "group-topic", "lz4", &records, &[]);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while members.iter().map(|m| m.consumed.len()).sum::<usize>() < RECORDS && Instant::now() < deadline {
+        while members.iter().map(|m| m.consumed.len()).sum::<usize>() < record_count() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(50));
             for m in &mut members {
                 log.extend(m.poll());

@@ -24,6 +24,16 @@ use actix_kafka::embedded::EmbeddedCluster;
 pub use clients::{kcat_consume_all, kcat_produce, python_roundtrip};
 pub use records::{assert_exactly_once, generate, KafkaRecord};
 
+/// `normal`, or `soak` when `ACTIX_KAFKA_SOAK=1`: the default run stays well under a
+/// minute on two cores; a soak run scales the record counts, cycles and connections.
+pub fn soak<T>(normal: T, soak: T) -> T {
+    if std::env::var("ACTIX_KAFKA_SOAK").is_ok_and(|v| v == "1") {
+        soak
+    } else {
+        normal
+    }
+}
+
 /// Runs `f` (a kcat or python run, a wait on child processes) on tokio's blocking
 /// pool and awaits it, so the in-process broker keeps serving. A panic in `f` is
 /// re-raised here with its own message.
