@@ -20,7 +20,9 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod client;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod net;
+pub mod producer;
 pub mod protocol;

@@ -1,0 +1,1 @@
+//! The client layer: placeholder until it lands.

@@ -1,0 +1,1 @@
+//! The memory budget: placeholder until it lands.

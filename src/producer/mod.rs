@@ -1,0 +1,4 @@
+//! The producer: placeholder until it lands.
+
+pub mod budget;
+pub mod partitioner;
