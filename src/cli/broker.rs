@@ -275,6 +275,7 @@ mod tests {
         let argv = ["actix-kafka", "broker"].iter().chain(args);
         Cli::try_parse_from(argv).map(|cli| match cli.command {
             Command::Broker(args) => args,
+            other => panic!("not broker: {other:?}"),
         })
     }
 

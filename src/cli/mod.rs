@@ -2,20 +2,21 @@
 //!
 //! The binary (`src/bin/actix-kafka.rs`) only parses [`Cli`], sets up logging and
 //! calls [`run`]; each subcommand lives in its own module with its own `Args` struct
-//! and `run` function, so `produce`, `consume` and `perf` slot in beside
-//! [`broker`] as further [`Command`] variants.
+//! and `run` function ([`broker`], [`produce`]), so `consume` and `perf` slot in
+//! beside them as further [`Command`] variants.
 //!
 //! Exit codes follow one rule for every subcommand: 0 on success (a broker stopped by
 //! SIGINT or SIGTERM included), 1 when the command fails at run time (the error is
 //! printed on stderr), and 2 for bad arguments (clap's own error and exit).
 
 pub mod broker;
+pub mod produce;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// `actix-kafka`: an embedded Kafka-compatible broker and, later, Kafka tools.
+/// `actix-kafka`: an embedded Kafka-compatible broker and Kafka tools.
 #[derive(Debug, Parser)]
 #[command(name = "actix-kafka", version, about, propagate_version = true)]
 pub struct Cli {
@@ -31,6 +32,9 @@ pub enum Command {
     /// Run the embedded Kafka-compatible broker (one or more nodes) until SIGINT or
     /// SIGTERM.
     Broker(broker::BrokerArgs),
+    /// Produce one record per stdin line to a topic; exit 0 only when every record
+    /// was acknowledged.
+    Produce(produce::ProduceArgs),
 }
 
 /// Runs the parsed command and returns the process's exit code.
@@ -40,6 +44,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Broker(args) => broker::run(args),
+        Command::Produce(args) => produce::run(args),
     }
 }
 
