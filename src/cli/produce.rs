@@ -46,6 +46,8 @@ const READ_SIZE: usize = 64 * 1024;
 /// Chunks the reader thread may run ahead of the batches: with [`READ_SIZE`], about
 /// one [`BATCH_BYTES`].
 const CHUNKS_AHEAD: usize = 16;
+/// The producer's memory budget unless `--buffer-bytes` says otherwise.
+pub const DEFAULT_BUFFER_BYTES: u64 = 32 << 20;
 /// Distinct error messages listed on stderr; the rest are counted together.
 const ERRORS_LISTED: usize = 5;
 
@@ -95,6 +97,11 @@ pub struct ProduceArgs {
     /// murmur2 for keyed records].
     #[arg(long, value_enum)]
     pub partitioner: Option<PartitionerArg>,
+
+    /// Memory the producer may hold in records not yet acknowledged, in bytes; a full
+    /// budget makes the reading of stdin wait.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BUFFER_BYTES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub buffer_bytes: u64,
 
     /// How long a record may take to be acknowledged, retries included, before it
     /// fails, in milliseconds [default: the producer's].
@@ -166,8 +173,12 @@ impl ProduceArgs {
     /// The producer these arguments describe; what is not given keeps the
     /// producer's default.
     pub fn builder(&self) -> ProducerBuilder {
-        let mut builder =
-            Producer::builder().bootstrap(&self.brokers).acks(self.acks.into()).compression(self.compression);
+        let mut builder = Producer::builder()
+            .bootstrap(&self.brokers)
+            .client_id("actix-kafka-produce")
+            .acks(self.acks.into())
+            .compression(self.compression)
+            .buffer_bytes(usize::try_from(self.buffer_bytes).unwrap_or(usize::MAX));
         if let Some(ms) = self.linger_ms {
             builder = builder.linger(Duration::from_millis(ms));
         }
@@ -518,6 +529,7 @@ mod tests {
         assert_eq!(args.compression, Compression::None);
         assert!(args.key_delimiter.is_none() && args.partition.is_none() && args.idempotence.is_none());
         assert!(args.partitioner.is_none() && args.linger_ms.is_none() && args.batch_bytes.is_none());
+        assert_eq!(args.buffer_bytes, DEFAULT_BUFFER_BYTES);
     }
 
     #[test]
@@ -541,6 +553,8 @@ mod tests {
             "round-robin",
             "--delivery-timeout-ms",
             "2000",
+            "--buffer-bytes",
+            "1048576",
         ])
         .unwrap();
         assert_eq!(args.key_delimiter.as_deref(), Some(":"));
@@ -550,6 +564,7 @@ mod tests {
         assert_eq!((args.linger_ms, args.batch_bytes, args.delivery_timeout_ms), (Some(5), Some(65536), Some(2000)));
         assert_eq!(args.idempotence, Some(false));
         assert_eq!(args.partitioner, Some(PartitionerArg::RoundRobin));
+        assert_eq!(args.buffer_bytes, 1 << 20);
         assert_eq!(produce(&["--acks", "1"]).unwrap().acks, AcksArg::Leader);
         assert_eq!(produce(&["--acks", "all"]).unwrap().acks, AcksArg::All);
         for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
@@ -568,6 +583,7 @@ mod tests {
             &["--key-delimiter", ""],
             &["--linger-ms", "soon"],
             &["--batch-bytes", "0"],
+            &["--buffer-bytes", "0"],
         ] {
             assert_eq!(produce(args).unwrap_err().exit_code(), 2, "{args:?}");
         }
