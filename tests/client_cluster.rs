@@ -73,24 +73,28 @@ async fn metadata_lists_every_broker_and_leader() {
     assert_eq!(cluster.send(GetStats).await.unwrap().refreshes, stats.refreshes);
 }
 
+/// 50 callers that all want a fresh refresh at once get at most 3 MetadataRequests:
+/// with no rate limit (coalesced while one is in flight) and with the default one.
 #[actix_rt::test]
 async fn concurrent_refreshes_are_coalesced() {
     let broker = embedded(&[("t", 3)]).await;
-    let cluster = Cluster::start(config(&broker.bootstrap())).unwrap();
-    metadata(&cluster, &["t"], false).await;
-    let before = cluster.send(GetStats).await.unwrap();
-    let asks: Vec<_> = (0..50)
-        .map(|_| actix_rt::spawn(cluster.send(GetMetadata { topics: vec!["t".into()], refresh: true })))
-        .collect();
-    for ask in asks {
-        let answer = tokio::time::timeout(BOUND, ask).await.expect("bounded").unwrap().unwrap();
-        assert_eq!(answer.expect("metadata").partition_count("t"), Some(3));
+    for min_interval in [Duration::ZERO, Duration::from_millis(100)] {
+        let cluster = Cluster::start(config(&broker.bootstrap()).metadata_min_interval(min_interval)).unwrap();
+        metadata(&cluster, &["t"], false).await;
+        let before = cluster.send(GetStats).await.unwrap();
+        let asks: Vec<_> = (0..50)
+            .map(|_| actix_rt::spawn(cluster.send(GetMetadata { topics: vec!["t".into()], refresh: true })))
+            .collect();
+        for ask in asks {
+            let answer = tokio::time::timeout(BOUND, ask).await.expect("bounded").unwrap().unwrap();
+            assert_eq!(answer.expect("metadata").partition_count("t"), Some(3));
+        }
+        let after = cluster.send(GetStats).await.unwrap();
+        let (refreshes, requests) =
+            (after.refreshes - before.refreshes, after.metadata_requests - before.metadata_requests);
+        assert!((1..=3).contains(&refreshes), "{min_interval:?}: 50 refreshes asked for, {refreshes} sent");
+        assert!(requests <= 3, "{min_interval:?}: {requests} MetadataRequests");
     }
-    let after = cluster.send(GetStats).await.unwrap();
-    let (refreshes, requests) =
-        (after.refreshes - before.refreshes, after.metadata_requests - before.metadata_requests);
-    assert!((1..=3).contains(&refreshes), "50 refreshes asked for, {refreshes} sent");
-    assert!(requests <= 3, "{requests} MetadataRequests");
 }
 
 #[actix_rt::test]

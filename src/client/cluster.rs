@@ -130,6 +130,7 @@ impl Cluster {
                     ?elapsed,
                     "metadata refreshed"
                 );
+                self.pool.retain_nodes(|node, addr| metadata.brokers.get(&node).is_some_and(|b| b.addr() == addr));
                 self.metadata = Some(metadata.clone());
             }
             Err(error) => tracing::debug!(%error, requests = outcome.requests, ?elapsed, "metadata refresh failed"),

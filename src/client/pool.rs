@@ -106,6 +106,15 @@ impl<C: Pooled, W> Pool<C, W> {
         self.slots.retain(|_, slot| !matches!(slot, Slot::Ready(connection) if connection.addr() == addr));
     }
 
+    /// Drops the ready node connections that `keep(node, addr)` refuses (a node gone
+    /// from the metadata, or moved to another address).
+    pub(crate) fn retain_nodes(&mut self, keep: impl Fn(i32, &str) -> bool) {
+        self.slots.retain(|endpoint, slot| match (endpoint, slot) {
+            (Endpoint::Node(node), Slot::Ready(connection)) => keep(*node, connection.addr()),
+            _ => true,
+        });
+    }
+
     /// Drops every ready connection and returns the endpoints that callers still wait
     /// for (their connects were cancelled by the restart: start them again).
     pub(crate) fn restart(&mut self) -> Vec<Endpoint> {
@@ -172,6 +181,19 @@ mod tests {
         assert_eq!(pool.any_open().unwrap().addr, "b:2");
         pool.forget("b:2");
         assert_eq!(pool.any_open().unwrap().addr, "boot:1");
+    }
+
+    #[test]
+    fn nodes_gone_or_moved_are_dropped() {
+        let mut pool = Pool::<Fake, u8>::new();
+        for (endpoint, addr) in [(Endpoint::Node(1), "a:1"), (Endpoint::Node(2), "b:2"), (Endpoint::Any, "a:1")] {
+            pool.wait(endpoint, 0);
+            pool.complete::<()>(endpoint, &Ok(fake(addr)));
+        }
+        pool.retain_nodes(|node, addr| node == 2 && addr == "b:2");
+        assert!(pool.get(Endpoint::Node(1)).is_none());
+        assert!(pool.get(Endpoint::Node(2)).is_some());
+        assert!(pool.get(Endpoint::Any).is_some(), "the bootstrap connection is not a node's");
     }
 
     #[test]
