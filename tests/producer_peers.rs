@@ -263,9 +263,12 @@ async fn with_every_broker_down_every_record_fails_by_the_delivery_timeout() {
         assert!(
             matches!(
                 result,
-                Err(ProduceError::DeliveryTimeout { .. } | ProduceError::Connection(..) | ProduceError::Kafka { .. })
+                Err(ProduceError::DeliveryTimeout { .. }
+                    | ProduceError::Connection(..)
+                    | ProduceError::Client(..)
+                    | ProduceError::Kafka { .. })
             ),
-            "expected a delivery timeout or a connection error, got {result:?}"
+            "expected a delivery timeout, a connection or client error, got {result:?}"
         );
     }
     eprintln!("every record failed {elapsed:?} after the brokers went down (delivery timeout {delivery_timeout:?})");
