@@ -188,7 +188,10 @@ fn memory_does_not_grow_with_the_input() {
     let run = run_produce(&["--brokers", broker.bootstrap(), "--topic", "memory", "--acks", "1"], move |out| {
         let padding = "m".repeat(190);
         for i in 0..lines {
-            writeln!(out, "{i:09}{padding}").expect("write a line");
+            // A broken pipe means the command exited early: its status tells why.
+            if writeln!(out, "{i:09}{padding}").is_err() {
+                return;
+            }
         }
     });
     assert!(run.status.success(), "exit {}; stderr:\n{}", run.status, run.stderr);

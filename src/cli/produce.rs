@@ -30,8 +30,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::producer::{
-    Acks, Close, Flush, Partitioner, ProduceBatch, ProduceError, Producer, ProducerBuilder, ProducerRecord,
-    RecordMetadata,
+    Acks, Close, Flush, Partitioner, ProduceBatch, ProduceError, Producer, ProducerBuilder, ProducerConfig,
+    ProducerRecord, RecordMetadata,
 };
 use crate::protocol::record::Compression;
 
@@ -89,7 +89,8 @@ pub struct ProduceArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_bytes: Option<u64>,
 
-    /// Idempotent production (no duplicates on retries) [default: the producer's].
+    /// Idempotent production (no duplicates on retries) [default: the producer's
+    /// (on) with --acks all, off with --acks 0 or 1, which idempotence cannot use].
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub idempotence: Option<bool>,
 
@@ -107,6 +108,11 @@ pub struct ProduceArgs {
     /// fails, in milliseconds [default: the producer's].
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     pub delivery_timeout_ms: Option<u64>,
+
+    /// How long one produce request waits for the broker's answer, in milliseconds
+    /// [default: the producer's, lowered to fit within --delivery-timeout-ms].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: Option<u64>,
 }
 
 /// `--acks`: the command-line names of [`Acks`].
@@ -185,16 +191,37 @@ impl ProduceArgs {
         if let Some(bytes) = self.batch_bytes {
             builder = builder.batch_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
         }
-        if let Some(idempotence) = self.idempotence {
-            builder = builder.idempotence(idempotence);
+        // As the Java client: idempotence left to its default gives way to an
+        // explicit --acks 0 or 1 instead of refusing the combination.
+        match (self.idempotence, self.acks) {
+            (Some(idempotence), _) => builder = builder.idempotence(idempotence),
+            (None, AcksArg::None | AcksArg::Leader) => builder = builder.idempotence(false),
+            (None, AcksArg::All) => {}
         }
         if let Some(partitioner) = self.partitioner {
             builder = builder.partitioner(partitioner.into());
+        }
+        if let Some(timeout) = self.request_timeout() {
+            builder = builder.request_timeout(timeout);
         }
         if let Some(ms) = self.delivery_timeout_ms {
             builder = builder.delivery_timeout(Duration::from_millis(ms));
         }
         builder
+    }
+
+    /// `--request-timeout-ms`, else, with a `--delivery-timeout-ms` too short for the
+    /// producer's default request timeout, what is left of it after the linger (the
+    /// producer wants `delivery_timeout >= linger + request_timeout`).
+    fn request_timeout(&self) -> Option<Duration> {
+        if let Some(ms) = self.request_timeout_ms {
+            return Some(Duration::from_millis(ms));
+        }
+        let delivery = Duration::from_millis(self.delivery_timeout_ms?);
+        let defaults = ProducerConfig::default();
+        let linger = self.linger_ms.map_or(defaults.linger, Duration::from_millis);
+        let room = delivery.saturating_sub(linger);
+        (room < defaults.request_timeout).then_some(room)
     }
 }
 
@@ -573,6 +600,32 @@ mod tests {
     }
 
     #[test]
+    fn acks_below_all_turn_default_idempotence_off() {
+        let config = |args: &[&str]| produce(args).unwrap().builder().build().map(|p| p.config().clone());
+        assert!(config(&[]).unwrap().idempotence);
+        for acks in ["0", "1"] {
+            let built = config(&["--acks", acks]).unwrap_or_else(|e| panic!("--acks {acks}: {e}"));
+            assert!(!built.idempotence, "--acks {acks}");
+        }
+        assert!(config(&["--acks", "1", "--idempotence", "true"]).is_err(), "an explicit contradiction is refused");
+    }
+
+    #[test]
+    fn a_short_delivery_timeout_shortens_the_request_timeout() {
+        let config = |args: &[&str]| produce(args).unwrap().builder().build().map(|p| p.config().clone());
+        let short = config(&["--delivery-timeout-ms", "2000", "--linger-ms", "10"]).unwrap();
+        assert_eq!(
+            (short.delivery_timeout, short.request_timeout),
+            (Duration::from_secs(2), Duration::from_millis(1990))
+        );
+        let long = config(&["--delivery-timeout-ms", "300000"]).unwrap();
+        assert_eq!(long.request_timeout, ProducerConfig::default().request_timeout);
+        let explicit = config(&["--delivery-timeout-ms", "2000", "--request-timeout-ms", "500"]).unwrap();
+        assert_eq!(explicit.request_timeout, Duration::from_millis(500));
+        assert!(config(&["--delivery-timeout-ms", "2000", "--request-timeout-ms", "5000"]).is_err());
+    }
+
+    #[test]
     fn bad_arguments_are_clap_errors() {
         for args in [
             &["--acks", "2"][..],
@@ -584,6 +637,7 @@ mod tests {
             &["--linger-ms", "soon"],
             &["--batch-bytes", "0"],
             &["--buffer-bytes", "0"],
+            &["--request-timeout-ms", "0"],
         ] {
             assert_eq!(produce(args).unwrap_err().exit_code(), 2, "{args:?}");
         }
