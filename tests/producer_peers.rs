@@ -148,6 +148,11 @@ async fn murmur2_puts_keys_where_librdkafka_does() {
 /// Sends `records` in six rounds with `do_send` (send order is the mailbox order),
 /// running `faults[i]` on the mock after round i without waiting for its replies.
 async fn order_under_faults(lib: Librdkafka) {
+    // RUST_LOG=actix_kafka::producer=debug shows the producer's retries on failure.
+    let _already_set: Result<(), _> = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let Some(mock) = MockCluster::start(3, &[("ordered", PARTITIONS as u32)], lib) else { return };
     let bootstrap = mock.bootstrap().to_string();
     let producer = Producer::builder()
@@ -197,11 +202,15 @@ async fn order_under_faults(lib: Librdkafka) {
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
     let delivered = collect_reports(&mut reports, records.len(), Duration::from_secs(90)).await;
+    let mut failed_per_partition = std::collections::BTreeMap::<Option<i32>, usize>::new();
+    for report in delivered.iter().filter(|r| r.result.is_err()) {
+        *failed_per_partition.entry(report.partition).or_default() += 1;
+    }
     let failed: Vec<_> =
         delivered.iter().filter(|r| r.result.is_err()).take(5).map(|r| format!("{:?}", r.result)).collect();
     assert!(
         failed.is_empty(),
-        "{} of {} records failed; first: {failed:#?}",
+        "{} of {} records failed (per partition {failed_per_partition:?}); first: {failed:#?}",
         delivered.iter().filter(|r| r.result.is_err()).count(),
         records.len()
     );
