@@ -16,12 +16,12 @@ use actix::prelude::*;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::config::Acks;
 use super::partition::PartitionProducer;
 use super::pending::PendingRecord;
 use super::request::{assemble, encode, produce_request};
 use super::sequence::Batch;
 use super::shared::Shared;
-use super::config::Acks;
 use crate::client::{ClientError, GetConnection};
 use crate::net::{BrokerConnection, ConnectionError};
 use crate::protocol::messages::ProduceResponse;
@@ -125,13 +125,17 @@ impl BrokerProducer {
     }
 
     fn send_requests(&mut self, ctx: &mut Context<Self>) {
-        let Some(connection) = self.connection.clone().filter(|c| !c.is_closed()) else {
-            self.connection = None;
+        let Some(connection) = self.connection.clone() else {
             if !self.queue.is_empty() {
                 self.connect(ctx);
             }
             return;
         };
+        if connection.is_closed() {
+            // A broken connection: the supervisor restarts the actor on a new one.
+            tracing::warn!(broker = self.node, "produce connection closed; restarting");
+            return ctx.stop();
+        }
         let max_in_flight = usize::from(self.shared.config.max_in_flight);
         while self.in_flight.len() < max_in_flight && !self.queue.is_empty() {
             self.send_one(&connection, ctx);
@@ -167,7 +171,8 @@ impl BrokerProducer {
         let bytes: usize = items.iter().map(|(_, _, b)| b.len()).sum();
         let records: usize = dispatches.iter().map(|d| d.batch.records.len()).sum();
         let timeout = config.request_timeout;
-        let request = produce_request(config.acks.code(), i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX), &items);
+        let request =
+            produce_request(config.acks.code(), i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX), &items);
         let id = self.next_request;
         self.next_request += 1;
         self.in_flight.insert(id, dispatches);
@@ -187,7 +192,11 @@ impl BrokerProducer {
             let answer = tokio::time::timeout(timeout, send).await.ok();
             let elapsed = started.elapsed();
             let ok = matches!(answer, Some(Ok(_)));
-            tracing::debug!(elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), ok, "produce answered");
+            tracing::debug!(
+                elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                ok,
+                "produce answered"
+            );
             (answer, elapsed)
         };
         ctx.spawn(call.instrument(span).into_actor(self).map(move |(answer, elapsed), act, ctx| {

@@ -229,6 +229,8 @@ pub struct ProducerStats {
     pub request_latency_p50: Duration,
     /// 99th percentile produce request latency.
     pub request_latency_p99: Duration,
+    /// How many `BrokerProducer`s were started (one per broker node used).
+    pub broker_starts: u64,
     /// How many times a `BrokerProducer` was restarted by its supervisor.
     pub broker_restarts: u64,
 }

@@ -160,7 +160,11 @@ impl PartitionProducer {
             act.looking_up = false;
             let node = match answer {
                 Ok(Ok(metadata)) => metadata.leader(&act.topic, act.partition).map(|broker| broker.id),
-                _ => None,
+                Ok(Err(error)) => {
+                    tracing::debug!(topic = %act.topic, partition = act.partition, %error, "leader lookup failed");
+                    None
+                }
+                Err(_) => None,
             };
             match node {
                 Some(node) => {
@@ -231,7 +235,8 @@ impl PartitionProducer {
             }
             _ if expired => {
                 self.queue.failed(&batch);
-                let timeout = ProduceError::DeliveryTimeout { topic: self.topic.clone(), partition: Some(self.partition) };
+                let timeout =
+                    ProduceError::DeliveryTimeout { topic: self.topic.clone(), partition: Some(self.partition) };
                 self.fail_batch(batch, &timeout);
             }
             retry => {
@@ -267,7 +272,8 @@ impl Actor for PartitionProducer {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let period = (self.shared.config.delivery_timeout / 20).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let period =
+            (self.shared.config.delivery_timeout / 20).clamp(Duration::from_millis(10), Duration::from_secs(1));
         ctx.run_interval(period, |act, ctx| act.expire(ctx));
         self.look_up_leader(false, ctx);
     }

@@ -159,8 +159,12 @@ impl PendingRecord {
         stats.record_done(result.is_ok());
         let Reply { single, report_to, batch } = self.reply;
         if let Some(recipient) = report_to {
-            let report =
-                DeliveryReport { topic: topic.clone(), partition, result: result.clone(), key: self.record.key.clone() };
+            let report = DeliveryReport {
+                topic: topic.clone(),
+                partition,
+                result: result.clone(),
+                key: self.record.key.clone(),
+            };
             recipient.do_send(report);
         }
         if let Some((collector, index)) = batch {

@@ -17,11 +17,11 @@ use super::messages::{
     Close, Flush, Produce, ProduceBatch, ProducerRecord, ProducerStats, RecordMetadata, Stats, TryProduce,
 };
 use super::partition::FlushNow;
+use super::partition::Shutdown;
 use super::pending::{BatchCollector, PendingRecord, RecordResult, Reply};
 use super::request::REQUEST_OVERHEAD;
 use super::shared::Shared;
 use super::topic::{TopicProducer, TopicRecords};
-use super::partition::Shutdown;
 use crate::client::Cluster;
 use crate::protocol::record::HEADER_LEN;
 
@@ -42,6 +42,9 @@ impl std::fmt::Debug for Producer {
         f.debug_struct("Producer").field("config", &self.config).field("closed", &self.closed).finish_non_exhaustive()
     }
 }
+
+/// Messages the producer's mailbox holds before `send` waits for room.
+const MAILBOX_CAPACITY: usize = 1024;
 
 /// How a record waits for the memory budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +106,13 @@ impl Producer {
     /// Takes records for `topic`: checks each, charges the budget, forwards them in
     /// order. With [`Admission::Wait`], a full budget stops the mailbox until there is
     /// room (bounded by each record's delivery timeout).
-    fn take(&mut self, topic: &str, records: Vec<(ProducerRecord, Reply)>, admission: Admission, ctx: &mut Context<Self>) {
+    fn take(
+        &mut self,
+        topic: &str,
+        records: Vec<(ProducerRecord, Reply)>,
+        admission: Admission,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(shared) = self.shared.clone() else { return };
         let topic_name: Arc<str> = Arc::from(topic);
         let deadline = Instant::now() + self.config.delivery_timeout;
@@ -209,7 +218,11 @@ fn valid_topic(topic: &str) -> bool {
 impl Actor for Producer {
     type Context = Context<Self>;
 
-    fn started(&mut self, _: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Senders awaiting `send` beyond the mailbox capacity queue outside it, in no
+        // guaranteed order; a roomy mailbox keeps pipelined senders in order. A full
+        // budget still stops it (backpressure).
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         match Cluster::start(self.config.client.clone()) {
             Ok(cluster) => self.shared = Some(Arc::new(Shared::new(self.config.clone(), cluster))),
             Err(error) => self.start_error = Some(ConfigError::Client(error)),
@@ -235,7 +248,12 @@ impl Producer {
         if let Some(error) = self.refusal() {
             if let Some(recipient) = produce.report_to {
                 let topic: Arc<str> = Arc::from(produce.topic.as_str());
-                let report = super::DeliveryReport { topic, partition: None, result: Err(error.clone()), key: produce.record.key };
+                let report = super::DeliveryReport {
+                    topic,
+                    partition: None,
+                    result: Err(error.clone()),
+                    key: produce.record.key,
+                };
                 recipient.do_send(report);
             }
             return Box::pin(async move { Err(error) });

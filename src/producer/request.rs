@@ -52,10 +52,8 @@ pub(crate) fn assemble<T, K: Eq + std::hash::Hash>(
 pub(crate) fn encode(batch: &Batch<PendingRecord>, compression: Compression) -> Result<(Bytes, usize), RecordError> {
     let mut builder = RecordBatchBuilder::new(compression);
     if let Some(sequence) = batch.sequence {
-        builder = builder
-            .producer_id(sequence.identity.0)
-            .producer_epoch(sequence.identity.1)
-            .base_sequence(sequence.base);
+        builder =
+            builder.producer_id(sequence.identity.0).producer_epoch(sequence.identity.1).base_sequence(sequence.base);
     }
     for pending in &batch.records {
         let record = &pending.record;

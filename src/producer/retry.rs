@@ -49,7 +49,8 @@ mod tests {
 
     #[test]
     fn leadership_errors_refresh_metadata() {
-        for code in [ErrorCode::NotLeaderOrFollower, ErrorCode::UnknownTopicOrPartition, ErrorCode::LeaderNotAvailable] {
+        for code in [ErrorCode::NotLeaderOrFollower, ErrorCode::UnknownTopicOrPartition, ErrorCode::LeaderNotAvailable]
+        {
             assert_eq!(decide(code), Decision::RefreshAndRetry, "{code:?}");
         }
     }

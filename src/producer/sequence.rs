@@ -148,11 +148,9 @@ impl<R> PartitionQueue<R> {
         self.draining = true;
         let base = batch.sequence.map(|s| s.base);
         let position = match base {
-            Some(base) => self
-                .ready
-                .iter()
-                .position(|b| b.sequence.map_or(true, |s| s.base > base))
-                .unwrap_or(self.ready.len()),
+            Some(base) => {
+                self.ready.iter().position(|b| b.sequence.map_or(true, |s| s.base > base)).unwrap_or(self.ready.len())
+            }
             None => 0,
         };
         self.ready.insert(position, batch);
@@ -298,11 +296,10 @@ mod tests {
         queue.resume();
         assert!(matches!(queue.next(Some(ID)), Next::NeedBump(ID)));
         let again: Vec<_> = (0..3).map(|_| send(&mut queue, BUMPED)).collect();
-        assert_eq!(again.iter().map(|b| (b.records[0], b.sequence.unwrap().base)).collect::<Vec<_>>(), vec![
-            (0, 0),
-            (1, 1),
-            (2, 2)
-        ]);
+        assert_eq!(
+            again.iter().map(|b| (b.records[0], b.sequence.unwrap().base)).collect::<Vec<_>>(),
+            vec![(0, 0), (1, 1), (2, 2)]
+        );
     }
 
     #[test]

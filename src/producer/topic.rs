@@ -117,7 +117,10 @@ impl TopicProducer {
 
     fn partition_producer(&mut self, partition: i32) -> Addr<PartitionProducer> {
         let (topic, shared) = (self.topic.clone(), self.shared.clone());
-        self.producers.entry(partition).or_insert_with(|| PartitionProducer::new(topic, partition, shared).start()).clone()
+        self.producers
+            .entry(partition)
+            .or_insert_with(|| PartitionProducer::new(topic, partition, shared).start())
+            .clone()
     }
 
     /// Fails the records that waited for the topic past their delivery deadline.
@@ -126,7 +129,8 @@ impl TopicProducer {
         if self.waiting.iter().all(|r| r.deadline > now) {
             return;
         }
-        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting).into_iter().partition(|r| r.deadline <= now);
+        let (expired, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.waiting).into_iter().partition(|r| r.deadline <= now);
         self.waiting = kept;
         for record in expired {
             let error = match &self.last_error {
@@ -142,7 +146,8 @@ impl Actor for TopicProducer {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let period = (self.shared.config.delivery_timeout / 20).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let period =
+            (self.shared.config.delivery_timeout / 20).clamp(Duration::from_millis(10), Duration::from_secs(1));
         ctx.run_interval(period, |act, _| act.expire());
         self.look_up(false, ctx);
     }
