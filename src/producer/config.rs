@@ -165,10 +165,9 @@ macro_rules! setter {
 }
 
 impl ProducerBuilder {
-    /// The bootstrap brokers, `"host:port,host:port"`. Default: the client
-    /// configuration's (`localhost:9092`).
+    /// The bootstrap brokers, `"host:port,host:port"`. Required: there is no default.
     pub fn bootstrap(mut self, bootstrap: &str) -> Self {
-        self.config.client.bootstrap = bootstrap.split(',').map(|s| s.trim().to_owned()).collect();
+        self.config.client = self.config.client.bootstrap(bootstrap);
         self
     }
 
@@ -268,7 +267,7 @@ mod tests {
 
     #[test]
     fn defaults_are_as_documented() {
-        let producer = ProducerBuilder::default().build().unwrap();
+        let producer = ProducerBuilder::default().bootstrap("k:9092").build().unwrap();
         let config = producer.config();
         assert_eq!(config.acks, Acks::All);
         assert_eq!(config.linger, Duration::from_millis(5));
@@ -282,7 +281,8 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused() {
-        let b = ProducerBuilder::default;
+        let b = || ProducerBuilder::default().bootstrap("k:9092");
+        assert!(ProducerBuilder::default().build().is_err(), "no bootstrap");
         assert!(b().max_in_flight(0).build().is_err());
         assert!(b().max_in_flight(6).build().is_err());
         assert!(b().idempotence(false).max_in_flight(10).build().is_ok());
@@ -295,7 +295,8 @@ mod tests {
 
     #[test]
     fn without_idempotence_one_batch_per_partition_is_in_flight() {
-        let producer = ProducerBuilder::default().idempotence(false).max_in_flight(5).build().unwrap();
+        let producer =
+            ProducerBuilder::default().bootstrap("k:9092").idempotence(false).max_in_flight(5).build().unwrap();
         assert_eq!(producer.config().partition_in_flight(), 1);
     }
 }

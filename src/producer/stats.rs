@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::messages::ProducerStats;
 
-/// Bucket upper bounds grow by ~19% (2^(1/4)) from 10 µs; 80 buckets reach ~10 min.
-const BUCKETS: usize = 80;
+/// Bucket upper bounds grow by ~19% (2^(1/4)) from 10 µs; 112 buckets reach ~37 min.
+const BUCKETS: usize = 112;
 const FIRST_BOUND_MICROS: f64 = 10.0;
 const GROWTH: f64 = 1.189_207_115; // 2^(1/4)
 
