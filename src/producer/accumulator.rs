@@ -1,0 +1,182 @@
+//! The accumulator: a partition's open batch and its flush triggers.
+//!
+//! Records are appended to the open batch; it is frozen (moved to the ready queue)
+//! when it reaches `batch_bytes`, when the next record would not fit in
+//! `max_batch` (so every frozen batch fits one produce request), when its linger
+//! deadline passes, or on a flush. Time is passed in, so the triggers are tested
+//! under explicit time.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Something with a size in bytes.
+pub(crate) trait Weighed {
+    /// Its size in bytes.
+    fn size(&self) -> usize;
+}
+
+impl Weighed for super::pending::PendingRecord {
+    fn size(&self) -> usize {
+        super::pending::PendingRecord::size(self)
+    }
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// The record waits in the open batch until this linger deadline (unchanged by
+    /// later records of the same batch).
+    Lingering(Instant),
+    /// At least one batch was frozen: the linger timer of the old batch is moot.
+    Frozen,
+}
+
+/// A partition's open batch and frozen batches.
+#[derive(Debug)]
+pub(crate) struct Accumulator<R> {
+    batch_bytes: usize,
+    max_batch: usize,
+    linger: Duration,
+    open: Vec<R>,
+    open_bytes: usize,
+    deadline: Option<Instant>,
+    ready: VecDeque<Vec<R>>,
+}
+
+impl<R: Weighed> Accumulator<R> {
+    /// An empty accumulator.
+    pub(crate) fn new(batch_bytes: usize, max_batch: usize, linger: Duration) -> Self {
+        Self {
+            batch_bytes,
+            max_batch: max_batch.max(1),
+            linger,
+            open: Vec::new(),
+            open_bytes: 0,
+            deadline: None,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// Appends a record at `now`.
+    pub(crate) fn push(&mut self, record: R, now: Instant) -> Pushed {
+        let size = record.size();
+        let mut frozen = false;
+        if !self.open.is_empty() && self.open_bytes + size > self.max_batch {
+            self.freeze();
+            frozen = true;
+        }
+        if self.open.is_empty() {
+            self.deadline = Some(now + self.linger);
+        }
+        self.open.push(record);
+        self.open_bytes += size;
+        if self.open_bytes >= self.batch_bytes || self.linger.is_zero() {
+            self.freeze();
+            frozen = true;
+        }
+        match (frozen, self.deadline) {
+            (false, Some(deadline)) => Pushed::Lingering(deadline),
+            _ => Pushed::Frozen,
+        }
+    }
+
+    /// The open batch's linger deadline, if there is an open batch.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Freezes the open batch if its linger deadline passed; whether it did.
+    pub(crate) fn on_linger(&mut self, now: Instant) -> bool {
+        if self.deadline.is_some_and(|deadline| deadline <= now) {
+            self.freeze();
+            return true;
+        }
+        false
+    }
+
+    /// Freezes the open batch, if any (a flush).
+    pub(crate) fn freeze(&mut self) {
+        if !self.open.is_empty() {
+            self.ready.push_back(std::mem::take(&mut self.open));
+        }
+        self.open_bytes = 0;
+        self.deadline = None;
+    }
+
+    /// Takes the frozen batches, oldest first.
+    pub(crate) fn take_ready(&mut self) -> impl Iterator<Item = Vec<R>> + '_ {
+        self.ready.drain(..)
+    }
+
+    /// How many records wait in the open batch.
+    #[cfg(test)]
+    pub(crate) fn open_len(&self) -> usize {
+        self.open.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Weighed for usize {
+        fn size(&self) -> usize {
+            *self
+        }
+    }
+
+    const LINGER: Duration = Duration::from_millis(5);
+
+    fn sizes(batches: Vec<Vec<usize>>) -> Vec<usize> {
+        batches.iter().map(|b| b.iter().sum()).collect()
+    }
+
+    #[test]
+    fn a_size_trigger_flushes_before_linger_and_cancels_the_deadline() {
+        let now = Instant::now();
+        let mut acc = Accumulator::new(100, 1000, LINGER);
+        assert_eq!(acc.push(60, now), Pushed::Lingering(now + LINGER));
+        // The deadline is the first record's, not moved by the next one.
+        assert_eq!(acc.push(30, now + Duration::from_millis(1)), Pushed::Lingering(now + LINGER));
+        assert_eq!(acc.push(20, now + Duration::from_millis(2)), Pushed::Frozen);
+        assert_eq!(acc.deadline(), None, "the linger deadline went with the frozen batch");
+        assert!(!acc.on_linger(now + LINGER), "a stale linger timer freezes nothing");
+        assert_eq!(sizes(acc.take_ready().collect()), vec![110]);
+    }
+
+    #[test]
+    fn linger_flushes_a_small_batch() {
+        let now = Instant::now();
+        let mut acc = Accumulator::new(100, 1000, LINGER);
+        acc.push(10, now);
+        assert!(!acc.on_linger(now + Duration::from_millis(4)));
+        assert_eq!(acc.take_ready().count(), 0);
+        assert!(acc.on_linger(now + LINGER));
+        assert_eq!(sizes(acc.take_ready().collect()), vec![10]);
+        assert_eq!(acc.open_len(), 0);
+    }
+
+    #[test]
+    fn a_record_that_would_pass_the_request_limit_starts_a_new_batch() {
+        let now = Instant::now();
+        let mut acc = Accumulator::new(10_000, 100, LINGER);
+        acc.push(70, now);
+        assert_eq!(acc.push(40, now), Pushed::Frozen);
+        assert_eq!(acc.open_len(), 1);
+        acc.freeze();
+        assert_eq!(sizes(acc.take_ready().collect()), vec![70, 40]);
+    }
+
+    #[test]
+    fn flush_sends_at_once_and_zero_linger_never_waits() {
+        let now = Instant::now();
+        let mut acc = Accumulator::new(100, 1000, LINGER);
+        acc.push(1, now);
+        acc.freeze();
+        assert_eq!(acc.take_ready().count(), 1);
+        let mut eager = Accumulator::new(100, 1000, Duration::ZERO);
+        assert_eq!(eager.push(1, now), Pushed::Frozen);
+    }
+}

@@ -1,0 +1,230 @@
+//! A record on its way ([`PendingRecord`]) and the ways its reply is delivered.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use actix::Recipient;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+
+use super::budget::BudgetPermit;
+use super::error::ProduceError;
+use super::messages::{DeliveryReport, ProducerRecord, RecordMetadata};
+use super::stats::StatsCounters;
+
+/// One record's result.
+pub(crate) type RecordResult = Result<RecordMetadata, ProduceError>;
+
+/// Gathers the results of a [`ProduceBatch`](super::ProduceBatch) and answers once,
+/// when the last one is in.
+#[derive(Debug)]
+pub(crate) struct BatchCollector {
+    inner: Mutex<CollectorState>,
+}
+
+#[derive(Debug)]
+struct CollectorState {
+    results: Vec<Option<RecordResult>>,
+    remaining: usize,
+    reply: Option<oneshot::Sender<Vec<RecordResult>>>,
+}
+
+impl BatchCollector {
+    /// A collector for `len` records answering on `reply`.
+    pub(crate) fn new(len: usize, reply: oneshot::Sender<Vec<RecordResult>>) -> Arc<Self> {
+        let state = CollectorState { results: vec![None; len], remaining: len, reply: Some(reply) };
+        let collector = Arc::new(Self { inner: Mutex::new(state) });
+        if len == 0 {
+            collector.finish_if_done(&mut collector.lock());
+        }
+        collector
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CollectorState> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets record `index`'s result (the first one set wins).
+    pub(crate) fn set(&self, index: usize, result: RecordResult) {
+        let mut state = self.lock();
+        if let Some(slot @ None) = state.results.get_mut(index) {
+            *slot = Some(result);
+            state.remaining -= 1;
+            self.finish_if_done(&mut state);
+        }
+    }
+
+    fn finish_if_done(&self, state: &mut CollectorState) {
+        if state.remaining == 0 {
+            if let Some(reply) = state.reply.take() {
+                let results = state.results.drain(..).map(|r| r.unwrap_or(Err(ProduceError::Closed))).collect();
+                // The caller may have stopped waiting; nothing to do then.
+                let _ignored = reply.send(results);
+            }
+        }
+    }
+}
+
+/// Where one record's result goes.
+#[derive(Debug, Default)]
+pub(crate) struct Reply {
+    pub(crate) single: Option<oneshot::Sender<RecordResult>>,
+    pub(crate) report_to: Option<Recipient<DeliveryReport>>,
+    pub(crate) batch: Option<(Arc<BatchCollector>, usize)>,
+}
+
+/// Which records have not been answered yet, by id, so that [`Flush`](super::Flush)
+/// waits for exactly the records sent before it.
+#[derive(Debug, Default)]
+pub(crate) struct Outstanding {
+    next_id: AtomicU64,
+    ids: Mutex<BTreeSet<u64>>,
+    changed: Notify,
+}
+
+impl Outstanding {
+    /// Registers a new record and returns its id.
+    pub(crate) fn register(&self) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner).insert(id);
+        id
+    }
+
+    /// The id the next record will get: a flush waits for every id below it.
+    pub(crate) fn watermark(&self) -> u64 {
+        self.next_id.load(Ordering::Relaxed)
+    }
+
+    fn done(&self, id: u64) {
+        let mut ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
+        let was_first = ids.first() == Some(&id);
+        ids.remove(&id);
+        if was_first {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// How many records are not answered yet.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Resolves once every record with an id below `watermark` is answered.
+    pub(crate) async fn wait_below(&self, watermark: u64) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let first = self.ids.lock().unwrap_or_else(PoisonError::into_inner).first().copied();
+            if first.map_or(true, |first| first >= watermark) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One record between the moment the producer took it and its reply.
+#[derive(Debug)]
+pub(crate) struct PendingRecord {
+    pub(crate) id: u64,
+    pub(crate) record: ProducerRecord,
+    /// The record's create time, resolved when the producer took it.
+    pub(crate) timestamp: i64,
+    pub(crate) reply: Reply,
+    pub(crate) permit: Option<BudgetPermit>,
+    /// When the record must be answered at the latest.
+    pub(crate) deadline: Instant,
+}
+
+impl PendingRecord {
+    /// The record's share of a batch, in bytes, used for the batch-size triggers: an
+    /// upper bound of its encoded size.
+    pub(crate) fn size(&self) -> usize {
+        self.record.charge()
+    }
+
+    /// Sends the result to every interested party, frees the budget and marks the
+    /// record answered.
+    pub(crate) fn complete(
+        self,
+        topic: &Arc<str>,
+        partition: Option<i32>,
+        result: RecordResult,
+        outstanding: &Outstanding,
+        stats: &StatsCounters,
+    ) {
+        stats.record_done(result.is_ok());
+        let Reply { single, report_to, batch } = self.reply;
+        if let Some(recipient) = report_to {
+            let report = DeliveryReport {
+                topic: topic.clone(),
+                partition,
+                result: result.clone(),
+                key: self.record.key.clone(),
+            };
+            recipient.do_send(report);
+        }
+        if let Some((collector, index)) = batch {
+            collector.set(index, result.clone());
+        }
+        if let Some(sender) = single {
+            // The caller may have stopped waiting (a `do_send`); nothing to do then.
+            let _ignored = sender.send(result);
+        }
+        drop(self.permit);
+        outstanding.done(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(offset: i64) -> RecordResult {
+        Ok(RecordMetadata { topic: "t".into(), partition: 0, offset, timestamp: 0 })
+    }
+
+    #[test]
+    fn a_collector_answers_once_in_order_when_all_are_in() {
+        let (tx, mut rx) = oneshot::channel();
+        let collector = BatchCollector::new(3, tx);
+        collector.set(2, meta(2));
+        collector.set(0, meta(0));
+        assert!(rx.try_recv().is_err());
+        collector.set(0, meta(99)); // a second result for the same record is ignored
+        collector.set(1, Err(ProduceError::Closed));
+        let results = rx.try_recv().unwrap();
+        assert_eq!(results[0].as_ref().unwrap().offset, 0);
+        assert!(results[1].is_err());
+        assert_eq!(results[2].as_ref().unwrap().offset, 2);
+    }
+
+    #[test]
+    fn an_empty_collector_answers_at_once() {
+        let (tx, mut rx) = oneshot::channel();
+        let _collector = BatchCollector::new(0, tx);
+        assert!(rx.try_recv().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_flush_waits_for_earlier_records_only() {
+        let outstanding = Arc::new(Outstanding::default());
+        let a = outstanding.register();
+        let mark = outstanding.watermark();
+        let b = outstanding.register();
+        let waiter = tokio::spawn({
+            let outstanding = outstanding.clone();
+            async move { outstanding.wait_below(mark).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        outstanding.done(a);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter).await.unwrap().unwrap();
+        assert_eq!(outstanding.len(), 1);
+        outstanding.done(b);
+        assert_eq!(outstanding.len(), 0);
+    }
+}

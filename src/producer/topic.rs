@@ -1,0 +1,189 @@
+//! `TopicProducer`: one per topic. Learns the topic's partition count from the
+//! `Cluster` (holding records while the topic is unknown, up to their delivery
+//! timeout), runs the partitioner, and routes records, still grouped, to the
+//! `PartitionProducer`s it starts on first use.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::time::Instant;
+
+use super::error::ProduceError;
+use super::partition::{FlushNow, PartitionProducer, Records, Shutdown};
+use super::partitioner::TopicPartitioner;
+use super::pending::PendingRecord;
+use super::shared::Shared;
+use crate::client::{Backoff, ClientError, GetMetadata};
+
+/// Records for this topic, in order.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct TopicRecords(pub(crate) Vec<PendingRecord>);
+
+/// See the [module docs](self).
+pub(crate) struct TopicProducer {
+    topic: Arc<str>,
+    shared: Arc<Shared>,
+    partitioner: TopicPartitioner,
+    partitions: Option<i32>,
+    waiting: Vec<PendingRecord>,
+    producers: HashMap<i32, Addr<PartitionProducer>>,
+    looking_up: bool,
+    last_error: Option<ClientError>,
+    backoff: Backoff,
+}
+
+impl TopicProducer {
+    pub(crate) fn new(topic: Arc<str>, shared: Arc<Shared>) -> Self {
+        let config = &shared.config;
+        Self {
+            partitioner: config.partitioner.for_topic(config.batch_bytes),
+            backoff: Backoff::new(config.retry_backoff, config.retry_backoff_max),
+            topic,
+            shared,
+            partitions: None,
+            waiting: Vec::new(),
+            producers: HashMap::new(),
+            looking_up: false,
+            last_error: None,
+        }
+    }
+
+    fn fail(&self, record: PendingRecord, partition: Option<i32>, error: ProduceError) {
+        record.complete(&self.topic, partition, Err(error), &self.shared.outstanding, &self.shared.stats);
+    }
+
+    fn look_up(&mut self, refresh: bool, ctx: &mut Context<Self>) {
+        if self.looking_up {
+            return;
+        }
+        self.looking_up = true;
+        let request = self.shared.cluster.send(GetMetadata { topics: vec![self.topic.to_string()], refresh });
+        ctx.spawn(request.into_actor(self).map(|answer, act, ctx| {
+            act.looking_up = false;
+            let count = match answer {
+                Ok(Ok(metadata)) => metadata.partition_count(&act.topic),
+                Ok(Err(error)) => {
+                    act.last_error = Some(error);
+                    None
+                }
+                Err(_) => None,
+            };
+            match count.and_then(|c| i32::try_from(c).ok()).filter(|c| *c > 0) {
+                Some(count) => {
+                    act.partitions = Some(count);
+                    act.backoff.reset();
+                    let waiting = std::mem::take(&mut act.waiting);
+                    act.route(waiting, ctx);
+                }
+                None => {
+                    ctx.run_later(act.backoff.next_delay(), |act, ctx| act.look_up(true, ctx));
+                }
+            }
+        }));
+    }
+
+    fn route(&mut self, records: Vec<PendingRecord>, ctx: &mut Context<Self>) {
+        let Some(count) = self.partitions else {
+            self.waiting.extend(records);
+            return self.look_up(false, ctx);
+        };
+        let mut routed: Vec<(i32, Vec<PendingRecord>)> = Vec::new();
+        for record in records {
+            let chosen = match record.record.partition {
+                Some(partition) if (0..count).contains(&partition) => Ok(partition),
+                Some(partition) => Err(ProduceError::InvalidPartition { partition, partitions: count }),
+                None => {
+                    let key = record.record.key.as_deref();
+                    self.partitioner
+                        .partition(&self.topic, key, record.size(), count)
+                        .map_err(|_| ProduceError::PartitionRequired)
+                }
+            };
+            match chosen {
+                Ok(partition) => match routed.iter_mut().find(|(p, _)| *p == partition) {
+                    Some((_, list)) => list.push(record),
+                    None => routed.push((partition, vec![record])),
+                },
+                Err(error) => self.fail(record, None, error),
+            }
+        }
+        for (partition, records) in routed {
+            self.partition_producer(partition).do_send(Records(records));
+        }
+    }
+
+    fn partition_producer(&mut self, partition: i32) -> Addr<PartitionProducer> {
+        let (topic, shared) = (self.topic.clone(), self.shared.clone());
+        self.producers
+            .entry(partition)
+            .or_insert_with(|| PartitionProducer::new(topic, partition, shared).start())
+            .clone()
+    }
+
+    /// Fails the records that waited for the topic past their delivery deadline.
+    fn expire(&mut self) {
+        let now = Instant::now();
+        if self.waiting.iter().all(|r| r.deadline > now) {
+            return;
+        }
+        let (expired, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.waiting).into_iter().partition(|r| r.deadline <= now);
+        self.waiting = kept;
+        for record in expired {
+            let error = match &self.last_error {
+                Some(error) => ProduceError::Client(error.clone()),
+                None => ProduceError::UnknownTopic { topic: self.topic.clone() },
+            };
+            self.fail(record, None, error);
+        }
+    }
+}
+
+impl Actor for TopicProducer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let period =
+            (self.shared.config.delivery_timeout / 20).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        ctx.run_interval(period, |act, _| act.expire());
+        self.look_up(false, ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        for record in std::mem::take(&mut self.waiting) {
+            self.fail(record, None, ProduceError::Closed);
+        }
+    }
+}
+
+impl Handler<TopicRecords> for TopicProducer {
+    type Result = ();
+
+    fn handle(&mut self, TopicRecords(records): TopicRecords, ctx: &mut Context<Self>) {
+        self.route(records, ctx);
+    }
+}
+
+impl Handler<FlushNow> for TopicProducer {
+    type Result = ();
+
+    fn handle(&mut self, flush: FlushNow, _: &mut Context<Self>) {
+        for producer in self.producers.values() {
+            producer.do_send(flush);
+        }
+    }
+}
+
+impl Handler<Shutdown> for TopicProducer {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        for (_, producer) in self.producers.drain() {
+            producer.do_send(Shutdown);
+        }
+        ctx.stop();
+    }
+}
