@@ -26,8 +26,9 @@ use support::{require_peer, Librdkafka, Peer};
 /// How long one `actix-kafka produce` run may take (a debug build, two busy cores).
 const PRODUCE_TIMEOUT: Duration = Duration::from_secs(180);
 /// The produce process's peak resident memory must stay under this, whatever the
-/// input size.
-const MAX_PEAK_KB: u64 = 200 * 1024;
+/// input size: the soak run streams 190 MiB through it (32 MiB of producer budget,
+/// four batches of 1 MiB in flight; measured: 36 MiB).
+const MAX_PEAK_KB: u64 = 100 * 1024;
 
 /// How one `actix-kafka produce` run ended.
 #[derive(Debug)]
