@@ -206,3 +206,45 @@ fn memory_does_not_grow_with_the_input() {
         run.peak_kb
     );
 }
+
+#[test]
+fn every_codec_and_acks_0_and_1() {
+    if require_peer(Peer::Kcat).is_none() {
+        return;
+    }
+    let mut broker = broker_with("codec-none");
+    for (codec, acks) in [("none", "0"), ("gzip", "1"), ("snappy", "all"), ("lz4", "1"), ("zstd", "all")] {
+        let topic = format!("codec-{codec}");
+        if codec != "none" {
+            broker.control(&format!("create-topic {topic} 6"));
+        }
+        let args = ["--brokers", broker.bootstrap(), "--topic", &topic, "--compression", codec, "--acks", acks];
+        let run = run_produce(&args, |out| {
+            for i in 0..1000 {
+                writeln!(out, "{i}:{}", "z".repeat(i % 300)).expect("write a line");
+            }
+        });
+        assert!(run.status.success(), "{codec} acks={acks}: exit {}; stderr:\n{}", run.status, run.stderr);
+        assert!(summary(&run.stderr).starts_with("produce: 1000 records ok, 0 failed"), "{}", run.stderr);
+        // With acks=0 nothing says when the broker has appended: read until it has.
+        let mut stored = Vec::new();
+        for _ in 0..50 {
+            let output = kcat_ok(
+                Librdkafka::System,
+                &["-C", "-b", broker.bootstrap(), "-t", &topic, "-o", "beginning", "-e", "-q", "-f", KCAT_FORMAT],
+                b"",
+            );
+            stored = parse_records(&output.stdout);
+            if stored.len() >= 1000 || acks != "0" {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(stored.len(), 1000, "{codec} acks={acks}: records stored");
+        let mut values: Vec<String> = stored.into_iter().map(|s| s.value).collect();
+        values.sort_by_key(|v| v.split(':').next().and_then(|i| i.parse::<usize>().ok()));
+        for (i, value) in values.iter().enumerate() {
+            assert_eq!(value, &format!("{i}:{}", "z".repeat(i % 300)), "{codec} acks={acks}");
+        }
+    }
+}
