@@ -147,7 +147,7 @@ async fn murmur2_puts_keys_where_librdkafka_does() {
 
 /// Sends `records` in six rounds with `do_send` (send order is the mailbox order),
 /// running `faults[i]` on the mock after round i without waiting for its replies.
-async fn order_under_faults(lib: Librdkafka) {
+async fn order_under_faults(lib: Librdkafka, max_in_flight: u8) {
     // RUST_LOG=actix_kafka::producer=debug shows the producer's retries on failure.
     let _already_set: Result<(), _> = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -160,7 +160,7 @@ async fn order_under_faults(lib: Librdkafka) {
         .client_id("producer-order")
         .acks(Acks::All)
         .idempotence(true)
-        .max_in_flight(5)
+        .max_in_flight(max_in_flight)
         .linger(Duration::from_millis(5))
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(500))
         .request_timeout(Duration::from_secs(5))
@@ -217,18 +217,47 @@ async fn order_under_faults(lib: Librdkafka) {
     producer.send(Close).await.expect("mailbox").expect("close");
 
     let stored = read_back(lib, &bootstrap, "ordered").await;
-    assert_per_key_order(&format!("mock {}", lib.label()), &records, &stored);
+    let label = format!("mock {} with {max_in_flight} in flight", lib.label());
+    if max_in_flight == 1 {
+        assert_per_key_order(&label, &records, &stored);
+    } else {
+        assert_each_record_once(&label, &records, &stored);
+    }
     drop(mock);
 }
 
+/// Every sent record is stored exactly once (in any order).
+fn assert_each_record_once(label: &str, sent: &[Sent], stored: &[Stored]) {
+    let mut sent: Vec<(Option<&str>, &str)> = sent.iter().map(|s| (s.key.as_deref(), s.value.as_str())).collect();
+    let mut stored: Vec<(Option<&str>, &str)> = stored.iter().map(|s| (s.key.as_deref(), s.value.as_str())).collect();
+    sent.sort_unstable();
+    stored.sort_unstable();
+    assert!(sent == stored, "{label}: {} records sent, {} stored, not the same records", sent.len(), stored.len());
+}
+
+// One request per partition in flight. With more, order after a retry rests on the
+// broker refusing an out-of-order sequence (Kafka does, and so does our embedded
+// broker: producer_actors.rs tests order there with 5 in flight), but librdkafka's mock
+// checks sequences only for transactional producers (`rd_kafka_mock_validate_records`
+// returns early without a transactional id), so a later batch in flight is appended
+// while an earlier one is retried.
 #[actix_rt::test]
 async fn per_key_order_survives_errors_leader_moves_and_a_broker_restart_2_16() {
-    order_under_faults(Librdkafka::V2_16).await;
+    order_under_faults(Librdkafka::V2_16, 1).await;
 }
 
 #[actix_rt::test]
 async fn per_key_order_survives_errors_leader_moves_and_a_broker_restart_2_0_2() {
-    order_under_faults(Librdkafka::System).await;
+    order_under_faults(Librdkafka::System, 1).await;
+}
+
+/// Five in flight on a broker that does not check sequences: batches in flight behind a
+/// retried one are acknowledged while it waits. The partition must still resume after
+/// its backoff (it once stalled until every record's delivery timeout) and store every
+/// record exactly once.
+#[actix_rt::test]
+async fn a_retry_with_more_in_flight_never_stalls_the_partition() {
+    order_under_faults(Librdkafka::V2_16, 5).await;
 }
 
 #[actix_rt::test]

@@ -106,6 +106,12 @@ impl PartitionProducer {
 
     /// Dispatches whatever the queue allows.
     fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.queue.drained() {
+            // A retry waits for every in-flight batch to come back. Whichever outcome
+            // brought the last one back (an ack, a failure, a retry), it is time to
+            // back off and resume; checking here covers every path to this point.
+            return self.back_off(ctx);
+        }
         if self.shared.is_fenced() {
             for batch in self.queue.expire(Instant::now() + Duration::from_secs(1 << 30), |_| Instant::now()) {
                 self.fail_batch(batch, &ProduceError::Fenced);
@@ -204,7 +210,7 @@ impl PartitionProducer {
         }
     }
 
-    fn on_error(&mut self, batch: Batch<PendingRecord>, error: BatchError, ctx: &mut Context<Self>) {
+    fn on_error(&mut self, batch: Batch<PendingRecord>, error: BatchError) {
         let decision = match &error {
             BatchError::Kafka(code) => decide(*code),
             BatchError::Connection(_) | BatchError::Timeout => Decision::RefreshAndRetry,
@@ -252,9 +258,6 @@ impl PartitionProducer {
                     self.queue.retry(batch);
                 }
             }
-        }
-        if self.queue.drained() {
-            self.back_off(ctx);
         }
     }
 
@@ -321,7 +324,7 @@ impl Handler<BatchOutcome> for PartitionProducer {
     fn handle(&mut self, outcome: BatchOutcome, ctx: &mut Context<Self>) {
         match outcome.result {
             Ok(ack) => self.acknowledged(outcome.batch, ack),
-            Err(error) => self.on_error(outcome.batch, error, ctx),
+            Err(error) => self.on_error(outcome.batch, error),
         }
         self.pump(ctx);
     }
