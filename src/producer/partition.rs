@@ -229,7 +229,7 @@ impl PartitionProducer {
         };
         let expired = batch.records.first().is_some_and(|r| r.deadline <= Instant::now());
         match decision {
-            Decision::Duplicate => return self.acknowledged(batch, Ack { base_offset: -1, log_append_time: -1 }),
+            Decision::Duplicate => self.acknowledged(batch, Ack { base_offset: -1, log_append_time: -1 }),
             Decision::Fenced => {
                 self.shared.fence();
                 self.queue.failed(&batch);
