@@ -21,6 +21,7 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
+pub mod consumer;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod net;

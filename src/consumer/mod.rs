@@ -1,0 +1,3 @@
+//! The consumer: placeholder until it lands.
+
+pub mod assignor;
