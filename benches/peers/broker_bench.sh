@@ -13,6 +13,7 @@
 # into $CARGO_TARGET_DIR (default target). Compare within one run: on a shared 2-core
 # machine figures move by ±30 % from run to run.
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
 cd "$(dirname "$0")/../.."
 RECORDS=${1:-1000000}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -64,21 +65,6 @@ start_mock() {
   eval "CTL_$name=$CTL"
   wait_first_line "$WORK/$name.out"
   BOOTSTRAP=$(head -1 "$WORK/$name.out")
-}
-wait_first_line() {
-  for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done
-  echo "no bootstrap line in $1" >&2; cat "${1%.out}.err" >&2; exit 1
-}
-control() { # NAME COMMAND : one command, wait for its answer line
-  local name=$1 fd; shift
-  fd=$(eval echo "\$CTL_$name")
-  local before; before=$(wc -l <"$WORK/$name.out")
-  echo "$*" >&"$fd"
-  for _ in $(seq 200); do
-    [ "$(wc -l <"$WORK/$name.out")" -gt "$before" ] && { tail -1 "$WORK/$name.out"; return 0; }
-    sleep 0.05
-  done
-  echo "no answer to $*" >&2; exit 1
 }
 
 run() { # LABEL PID BOOTSTRAP ACKS TOPIC

@@ -20,6 +20,7 @@
 # $CARGO_TARGET_DIR (default target). Compare within one run: on a shared 2-core machine
 # figures move by ±30 % from run to run.
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
 cd "$(dirname "$0")/../.."
 RECORDS=${1:-1000000}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -46,21 +47,6 @@ for i in range(n):
     out.write(f"{i:010d}-" + "x" * 89 + "\n")
 PY
 
-wait_first_line() {
-  for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done
-  echo "no bootstrap line in $1" >&2; cat "${1%.out}.err" >&2; exit 1
-}
-control() { # NAME COMMAND : one command, wait for its answer line
-  local name=$1 fd; shift
-  fd=$(eval echo "\$CTL_$name")
-  local before; before=$(wc -l <"$WORK/$name.out")
-  echo "$*" >&"$fd"
-  for _ in $(seq 200); do
-    [ "$(wc -l <"$WORK/$name.out")" -gt "$before" ] && { tail -1 "$WORK/$name.out"; return 0; }
-    sleep 0.05
-  done
-  echo "no answer to $*" >&2; exit 1
-}
 start_embedded() { # NAME: sets BOOTSTRAP
   local name=$1
   mkfifo "$WORK/$name.ctl"
