@@ -19,10 +19,12 @@ use std::collections::{BTreeMap, BTreeSet};
 mod range;
 mod round_robin;
 mod sticky;
+mod user_data;
 
 pub use range::RangeAssignor;
 pub use round_robin::RoundRobinAssignor;
 pub use sticky::{CooperativeStickyAssignor, StickyAssignor};
+pub use user_data::{decode_cooperative_generation, encode_cooperative_generation, StickyUserData};
 
 /// One group member's subscription, as the leader sees it in the JoinGroup response.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -17,7 +17,8 @@ type TopicPartition = (String, i32);
 /// client. When nothing changed since the previous assignment, nothing moves.
 ///
 /// This is the eager variant: members revoke everything before they rejoin, so the caller
-/// fills `owned_partitions` and `generation_id` from the `sticky` user data.
+/// fills `owned_partitions` and `generation_id` from the `sticky` user data
+/// ([`StickyUserData`](super::StickyUserData)).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StickyAssignor;
 
