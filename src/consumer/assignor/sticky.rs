@@ -181,31 +181,42 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// Moves partitions from a member to a candidate holding at least two fewer until no
-    /// such move is left. Each move lowers the sum of squared counts, so this ends; at the
-    /// end members with equal subscriptions differ by at most one. Partitions the member
-    /// did not own before move first, then the highest-numbered.
+    /// Moves partitions to a member subscribed to their topic that holds at least two fewer,
+    /// until no such move is left. Each move lowers the sum of squared counts, so this ends;
+    /// at the end members with equal subscriptions differ by at most one.
     fn balance(&mut self) {
-        loop {
+        while self.unload_heaviest() {}
+    }
+
+    /// Moves partitions away from the most loaded member that can give some, for as long as
+    /// it stays at least as loaded as the members ranked below it (so that it does not give
+    /// away what a heavier member should). Partitions it did not own before go first, then
+    /// the highest-numbered. Returns whether anything moved.
+    fn unload_heaviest(&mut self) -> bool {
+        let mut by_load: Vec<&'a str> = self.assigned.keys().copied().collect();
+        by_load.sort_by_key(|member| (Reverse(self.assigned[member].len()), *member));
+        for (rank, &from) in by_load.iter().enumerate() {
+            let lighter = &by_load[rank + 1..];
+            let mut candidates: Vec<TopicPartition> = self.assigned[from].iter().cloned().collect();
+            candidates.sort_by_key(|tp| (self.owners.get(tp) == Some(&from), Reverse(tp.clone())));
             let mut moved = false;
-            let mut by_load: Vec<&'a str> = self.assigned.keys().copied().collect();
-            by_load.sort_by_key(|member| (Reverse(self.assigned[member].len()), *member));
-            for from in by_load {
-                let mut candidates: Vec<TopicPartition> = self.assigned[from].iter().cloned().collect();
-                candidates.sort_by_key(|tp| (self.owners.get(tp) == Some(&from), Reverse(tp.clone())));
-                for tp in candidates {
-                    let Some(to) = self.least_loaded(&tp.0, Some(from)) else { continue };
-                    if self.assigned[to].len() + 1 < self.assigned[from].len() {
-                        self.assigned.entry(from).or_default().remove(&tp);
-                        self.assigned.entry(to).or_default().insert(tp);
-                        moved = true;
-                    }
+            for tp in candidates {
+                let floor = lighter.iter().map(|member| self.assigned[member].len()).max().unwrap_or(0);
+                if self.assigned[from].len() < floor {
+                    break;
+                }
+                let Some(to) = self.least_loaded(&tp.0, Some(from)) else { continue };
+                if self.assigned[to].len() + 1 < self.assigned[from].len() {
+                    self.assigned.entry(from).or_default().remove(&tp);
+                    self.assigned.entry(to).or_default().insert(tp);
+                    moved = true;
                 }
             }
-            if !moved {
-                return;
+            if moved {
+                return true;
             }
         }
+        false
     }
 }
 

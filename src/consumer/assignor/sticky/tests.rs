@@ -97,6 +97,41 @@ fn same_generation_double_claim_is_invalidated() {
     assert_eq!(cooperative["consumer3"], tps(&[]));
 }
 
+// AbstractStickyAssignorTest.testLargeAssignmentAndGroupWithUniformSubscription, smaller:
+// a large group stays quick (this runs unoptimised) and balanced, then a member leaves.
+#[test]
+fn large_uniform_group() {
+    let names: Vec<String> = (0..40).map(|t| format!("topic{t}")).collect();
+    let partitions = names.iter().map(|name| (name.clone(), 50)).collect();
+    let subscribed: Vec<&str> = names.iter().map(String::as_str).collect();
+    let members: Vec<_> = (0..200).map(|m| member(&format!("consumer{m:03}"), &subscribed)).collect();
+    let first = StickyAssignor.assign(&partitions, &members);
+    check_valid(&partitions, &members, &first);
+    check_balanced(&members, &first);
+    let mut next = rejoin(&members, &first, 1);
+    next.remove(17);
+    let second = CooperativeStickyAssignor.assign(&partitions, &next);
+    check_balanced(&next, &second);
+    for member in &next {
+        assert!(first[&member.member_id].iter().all(|tp| second[&member.member_id].contains(tp)));
+    }
+}
+
+// AbstractStickyAssignorTest.testReassignmentAfterOneConsumerAdded, at scale: one member
+// owning everything hands over to many newcomers without quadratic blow-up.
+#[test]
+fn one_owner_many_newcomers() {
+    let partitions = topics(&[("t", 3000)]);
+    let everything: Vec<(String, i32)> = (0..3000).map(|p| ("t".to_string(), p)).collect();
+    let mut members =
+        vec![MemberSubscription { owned_partitions: everything, generation_id: 1, ..member("c000", &["t"]) }];
+    members.extend((1..100).map(|m| member(&format!("c{m:03}"), &["t"])));
+    let assignment = StickyAssignor.assign(&partitions, &members);
+    check_valid(&partitions, &members, &assignment);
+    check_balanced(&members, &assignment);
+    assert_eq!(assignment["c000"], (0..30).map(|p| ("t".to_string(), p)).collect::<Vec<_>>());
+}
+
 #[test]
 fn names_and_protocols() {
     assert_eq!((StickyAssignor.name(), StickyAssignor.protocol()), ("sticky", RebalanceProtocol::Eager));
@@ -118,7 +153,30 @@ proptest::proptest! {
     fn sticky_moves_nothing_when_nothing_changed((partitions, members) in group()) {
         let first = StickyAssignor.assign(&partitions, &members);
         let again = StickyAssignor.assign(&partitions, &rejoin(&members, &first, 1));
-        proptest::prop_assert_eq!(first, again);
+        proptest::prop_assert_eq!(&first, &again);
+        let cooperative = CooperativeStickyAssignor.assign(&partitions, &rejoin(&members, &first, 1));
+        proptest::prop_assert_eq!(&first, &cooperative);
+    }
+
+    /// With equal subscriptions, a member joining takes its share and nothing else moves.
+    #[test]
+    fn only_the_newcomer_receives_moved_partitions((partitions, mut members) in group()) {
+        let all: Vec<String> = partitions.keys().cloned().collect();
+        for member in &mut members {
+            member.topics = all.clone();
+        }
+        let (old, newcomer) = members.split_at(members.len() - 1);
+        proptest::prop_assume!(!old.is_empty());
+        let first = StickyAssignor.assign(&partitions, old);
+        let mut next = rejoin(old, &first, 1);
+        next.extend(newcomer.iter().cloned());
+        let second = StickyAssignor.assign(&partitions, &next);
+        check_balanced(&next, &second);
+        for member in old {
+            for tp in &second[&member.member_id] {
+                proptest::prop_assert!(first[&member.member_id].contains(tp), "{:?} moved to {}", tp, member.member_id);
+            }
+        }
     }
 
     /// Members keep their previous partitions where balance allows: from a valid previous
