@@ -1,1 +1,0 @@
-//! Partition assignors: placeholder until they land.
