@@ -49,12 +49,12 @@
 //! Each request runs in a debug-level `kafka_request` span (api, version, broker,
 //! correlation id) that ends with an event carrying the elapsed microseconds.
 
-pub mod sasl;
 mod config;
 mod connection;
 mod error;
 mod handshake;
 mod reader;
+pub mod sasl;
 mod shared;
 mod transport;
 mod versions;
