@@ -10,6 +10,7 @@
 //! printed on stderr), and 2 for bad arguments (clap's own error and exit).
 
 pub mod broker;
+mod lines;
 pub mod produce;
 
 use std::process::ExitCode;

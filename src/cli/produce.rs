@@ -23,7 +23,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, MailboxError};
-use bytes::{Bytes, BytesMut};
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, ValueEnum};
 use tokio::sync::mpsc;
@@ -34,6 +33,8 @@ use crate::producer::{
     ProducerRecord, RecordMetadata,
 };
 use crate::protocol::record::Compression;
+
+use super::lines::LineSplitter;
 
 /// Most lines in one [`ProduceBatch`].
 pub const BATCH_LINES: usize = 10_000;
@@ -390,67 +391,6 @@ fn read_chunks(input: impl Read + Send + 'static, mut splitter: LineSplitter) ->
     rx
 }
 
-/// Cuts a byte stream into records, one per line: the plain state machine behind the
-/// reader thread.
-#[derive(Debug)]
-pub struct LineSplitter {
-    pending: BytesMut,
-    key_delimiter: Option<Box<[u8]>>,
-    partition: Option<i32>,
-}
-
-impl LineSplitter {
-    /// A splitter that cuts keys off at `key_delimiter` and gives every record
-    /// `partition`.
-    pub fn new(key_delimiter: Option<&[u8]>, partition: Option<i32>) -> LineSplitter {
-        LineSplitter { pending: BytesMut::new(), key_delimiter: key_delimiter.map(Box::from), partition }
-    }
-
-    /// Takes the next piece of input and returns the records of every line it
-    /// completes, with the sum of their key and value lengths; at `eof`, the text
-    /// after the last newline is a record too. The records share one buffer per call.
-    pub fn push(&mut self, input: &[u8], eof: bool) -> (Vec<ProducerRecord>, usize) {
-        self.pending.extend_from_slice(input);
-        let complete = match self.pending.iter().rposition(|b| *b == b'\n') {
-            Some(last) => last + 1,
-            None => 0,
-        };
-        let take = if eof { self.pending.len() } else { complete };
-        let text = self.pending.split_to(take).freeze();
-        let mut records = Vec::new();
-        let mut bytes = 0;
-        let mut start = 0;
-        while start < text.len() {
-            let end = text[start..].iter().position(|b| *b == b'\n').map_or(text.len(), |at| start + at);
-            let record = self.record(text.slice(start..end));
-            bytes += record.key.as_ref().map_or(0, Bytes::len) + record.value.as_ref().map_or(0, Bytes::len);
-            records.push(record);
-            start = end + 1;
-        }
-        (records, bytes)
-    }
-
-    /// One line (without its `\n`) as a record.
-    fn record(&self, mut line: Bytes) -> ProducerRecord {
-        if line.last() == Some(&b'\r') {
-            line.truncate(line.len() - 1);
-        }
-        let (key, value) = match self.key_delimiter.as_deref().and_then(|d| find(&line, d).map(|at| (at, d.len()))) {
-            Some((at, len)) => (Some(line.slice(..at)), line.slice(at + len..)),
-            None => (None, line),
-        };
-        ProducerRecord { key, value: Some(value), partition: self.partition, ..ProducerRecord::default() }
-    }
-}
-
-/// Where `needle` first occurs in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    match needle {
-        [byte] => haystack.iter().position(|b| b == byte),
-        _ => haystack.windows(needle.len()).position(|window| window == needle),
-    }
-}
-
 /// What happened to the records, for the summary and the exit code.
 #[derive(Debug)]
 struct Tally {
@@ -517,6 +457,7 @@ impl Tally {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
+    use bytes::Bytes;
     use clap::Parser;
 
     fn produce(args: &[&str]) -> Result<ProduceArgs, clap::Error> {
