@@ -58,8 +58,11 @@ pub trait Assignor: Send + Sync {
     /// The JoinGroup protocol name, identical to the Java client's.
     fn name(&self) -> &'static str;
 
-    /// Whether members using this assignor revoke eagerly or cooperatively.
-    fn protocol(&self) -> RebalanceProtocol;
+    /// Whether members using this assignor revoke eagerly or cooperatively; eager unless
+    /// the assignor says otherwise.
+    fn protocol(&self) -> RebalanceProtocol {
+        RebalanceProtocol::Eager
+    }
 
     /// Computes an assignment.
     ///
@@ -87,6 +90,13 @@ pub(crate) fn member_order(a: &MemberSubscription, b: &MemberSubscription) -> Or
 }
 
 /// An empty assignment with one entry per member.
+/// The members in the Java client's order (see [`member_order`]).
+pub(crate) fn sorted_members(members: &[MemberSubscription]) -> Vec<&MemberSubscription> {
+    let mut sorted: Vec<&MemberSubscription> = members.iter().collect();
+    sorted.sort_by(|a, b| member_order(a, b));
+    sorted
+}
+
 pub(crate) fn empty_assignment(members: &[MemberSubscription]) -> BTreeMap<String, Vec<(String, i32)>> {
     members.iter().map(|member| (member.member_id.clone(), Vec::new())).collect()
 }

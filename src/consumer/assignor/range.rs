@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{empty_assignment, known_topics, member_order, Assignor, MemberSubscription, RebalanceProtocol};
+use super::{empty_assignment, known_topics, sorted_members, Assignor, MemberSubscription};
 
 /// Assigns each topic separately: its partitions are cut into contiguous ranges, one per
 /// subscribed member in [`member_order`](super) order, and the first `partitions % members`
@@ -36,18 +36,13 @@ impl Assignor for RangeAssignor {
         "range"
     }
 
-    fn protocol(&self) -> RebalanceProtocol {
-        RebalanceProtocol::Eager
-    }
-
     fn assign(
         &self,
         partitions: &BTreeMap<String, i32>,
         members: &[MemberSubscription],
     ) -> BTreeMap<String, Vec<(String, i32)>> {
         let mut assignment = empty_assignment(members);
-        let mut sorted: Vec<&MemberSubscription> = members.iter().collect();
-        sorted.sort_by(|a, b| member_order(a, b));
+        let sorted = sorted_members(members);
 
         for (topic, &count) in partitions.iter().filter(|(_, &count)| count > 0) {
             let consumers: Vec<&MemberSubscription> = sorted

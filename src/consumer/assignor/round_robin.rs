@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{empty_assignment, member_order, Assignor, MemberSubscription, RebalanceProtocol};
+use super::{empty_assignment, sorted_members, Assignor, MemberSubscription};
 
 /// Deals every subscribed partition, sorted by (topic, partition), to the members in
 /// [`member_order`](super) order in a circle, skipping members that do not subscribe to the
@@ -18,18 +18,13 @@ impl Assignor for RoundRobinAssignor {
         "roundrobin"
     }
 
-    fn protocol(&self) -> RebalanceProtocol {
-        RebalanceProtocol::Eager
-    }
-
     fn assign(
         &self,
         partitions: &BTreeMap<String, i32>,
         members: &[MemberSubscription],
     ) -> BTreeMap<String, Vec<(String, i32)>> {
         let mut assignment = empty_assignment(members);
-        let mut circle: Vec<&MemberSubscription> = members.iter().collect();
-        circle.sort_by(|a, b| member_order(a, b));
+        let circle = sorted_members(members);
         let topics: BTreeSet<&str> = members.iter().flat_map(|m| m.topics.iter().map(String::as_str)).collect();
 
         let mut next = 0;

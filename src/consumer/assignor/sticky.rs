@@ -27,10 +27,6 @@ impl Assignor for StickyAssignor {
         "sticky"
     }
 
-    fn protocol(&self) -> RebalanceProtocol {
-        RebalanceProtocol::Eager
-    }
-
     fn assign(
         &self,
         partitions: &BTreeMap<String, i32>,
