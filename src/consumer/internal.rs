@@ -43,6 +43,15 @@ pub(crate) struct Acknowledged {
 #[rtype(result = "Result<(), ConsumeError>")]
 pub(crate) struct CommitAcknowledged;
 
+/// Mark these offsets acknowledged (raising, never lowering, what `Acknowledged`
+/// recorded) and commit every acknowledged, not yet committed offset now (the user's
+/// `CommitOffsets`).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), ConsumeError>")]
+pub(crate) struct CommitOffsets {
+    pub(crate) offsets: Vec<(TopicPartition, i64)>,
+}
+
 /// The committed offsets of `partitions` (OffsetFetch): `StartPosition::Offset` where
 /// one is committed, `StartPosition::Reset` where none is. Used for a manual
 /// assignment with a group id (no membership).

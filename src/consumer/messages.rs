@@ -272,3 +272,20 @@ pub struct Close;
 #[derive(Debug, Clone, Copy, Default, Message)]
 #[rtype(result = "ConsumerStats")]
 pub struct GetConsumerStats;
+
+/// Marks the records of each partition before its offset as acknowledged and commits
+/// now (the Java client's `commitSync(offsets)`): for a subscriber that processed only
+/// part of a delivery (it answered the delivery with `Err`, so the rest comes again),
+/// or that keeps its own progress. An offset below what is already acknowledged
+/// changes nothing for that partition.
+///
+/// # Errors
+///
+/// [`ConsumeError::NoGroup`] without a `group_id`; [`ConsumeError::NotAssigned`]; the
+/// commit's error.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<(), ConsumeError>")]
+pub struct CommitOffsets {
+    /// Each partition and the next offset to consume (what is committed).
+    pub offsets: Vec<(TopicPartition, i64)>,
+}

@@ -24,7 +24,8 @@ pub use config::{ConfigError, ConsumerBuilder, ConsumerConfig, IsolationLevel, O
 pub use consumer::Consumer;
 pub use error::{ConsumeError, HandlerError};
 pub use messages::{
-    Assign, Close, Commit, ConsumerEvent, GetConsumerStats, Pause, Records, Resume, Seek, Subscribe, Topics,
+    Assign, Close, Commit, CommitOffsets, ConsumerEvent, GetConsumerStats, Pause, Records, Resume, Seek, Subscribe,
+    Topics,
 };
 pub use stats::{ConsumerStats, GroupStats, PartitionStats};
 pub use types::{ConsumerRecord, StartPosition, TopicPartition};
