@@ -105,6 +105,7 @@ mod controller;
 mod dispatch;
 mod error;
 mod faults;
+mod fetch_sessions;
 mod handlers;
 mod listener;
 mod partition;
