@@ -146,12 +146,6 @@ pub(crate) struct SessionCache {
     minted: u64,
 }
 
-impl Default for SessionCache {
-    fn default() -> Self {
-        Self::new(DEFAULT_CAPACITY)
-    }
-}
-
 /// The epoch after `epoch`; wraps to 1, since 0 and -1 have their own meanings.
 pub(crate) fn next_epoch(epoch: i32) -> i32 {
     if epoch == i32::MAX {

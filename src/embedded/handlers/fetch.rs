@@ -105,7 +105,8 @@ pub(crate) async fn handle(session: &Session, version: i16, request: FetchReques
     };
     let (mode, wanted) = match context {
         FetchContext::Error(code) => {
-            tracing::debug!(session_id = request.session_id, epoch = request.session_epoch, code = code.name());
+            let (session_id, epoch) = (request.session_id, request.session_epoch);
+            tracing::debug!(session_id, epoch, code = code.name(), "fetch session refused");
             return Answer::Respond(FetchResponse { error_code: code.code(), ..Default::default() });
         }
         FetchContext::Incremental { session_id, partitions } => (Mode::Incremental(session_id), partitions),
