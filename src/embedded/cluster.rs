@@ -15,6 +15,7 @@ use super::control::{self, Command};
 use super::controller::{ClusterView, Controller, CreateTopic, MoveLeader, Recover, SetNodeUp, StorageSettings};
 use super::error::EmbeddedError;
 use super::faults::Faults;
+use super::fetch_sessions::NodeSessions;
 use super::group::{GroupConfig, Groups};
 use super::listener::{self, ListenerHandle};
 use super::log::FsyncPolicy;
@@ -98,6 +99,7 @@ impl EmbeddedCluster {
             view,
             appended,
             faults: Mutex::new(Faults::default()),
+            fetch_sessions: Mutex::new(NodeSessions::default()),
             groups,
             auto_create_topics: builder.auto_create_topics,
             max_frame_size: builder.max_frame_size,
@@ -191,6 +193,7 @@ impl EmbeddedCluster {
         };
         self.shared.controller.send(SetNodeUp { node, up: false }).await??;
         listener.stop().await;
+        self.shared.fetch_sessions().node_down(node);
         tracing::info!(node, "node down");
         Ok(())
     }
@@ -296,12 +299,39 @@ impl EmbeddedCluster {
         Ok(())
     }
 
+    /// The next `count` fetch answers that carry records of `topic`-`partition` have one
+    /// byte inverted inside the first batch's records, so the client's CRC-32C check
+    /// fails; the stored log is untouched, so a refetch after the count is clean. Zero
+    /// clears.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for checks.
+    pub async fn corrupt_fetch(&self, topic: &str, partition: i32, count: u32) -> Result<(), EmbeddedError> {
+        self.shared.faults().set_corrupt_fetch(topic, partition, count);
+        Ok(())
+    }
+
+    /// The next `count` fetches that include `topic`-`partition` answer it with no
+    /// records but its true high watermark, so the client sees lag and no data (a
+    /// stalled partition). A held partition adds no bytes, so a long poll waiting for it
+    /// waits its whole max_wait. Zero clears.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for checks.
+    pub async fn hold_fetch(&self, topic: &str, partition: i32, count: u32) -> Result<(), EmbeddedError> {
+        self.shared.faults().set_hold_fetch(topic, partition, count);
+        Ok(())
+    }
+
     /// Runs one control command line (the CLI's `--control-stdin` language) and answers
     /// `"ok <line>"`:
     ///
     /// `down NODE` | `up NODE` | `leader TOPIC PARTITION NODE` |
     /// `error API CODE [COUNT] [NODE]` | `latency API MS` | `drop-after-append COUNT` |
-    /// `forget-producers` | `throttle API MS` | `create-topic NAME PARTITIONS`.
+    /// `forget-producers` | `throttle API MS` | `create-topic NAME PARTITIONS` |
+    /// `corrupt-fetch TOPIC PARTITION [COUNT]` | `hold-fetch TOPIC PARTITION [COUNT]`.
     ///
     /// API by name (`Produce`, any case) or key number; CODE by Kafka name
     /// (`NOT_LEADER_OR_FOLLOWER`, any case) or number; COUNT defaults to 1.
@@ -324,6 +354,8 @@ impl EmbeddedCluster {
             Command::ForgetProducers => self.forget_producer_state().await?,
             Command::Throttle { api, throttle_ms } => self.throttle(api, throttle_ms).await?,
             Command::CreateTopic { name, partitions } => self.create_topic(&name, partitions).await?,
+            Command::CorruptFetch { topic, partition, count } => self.corrupt_fetch(&topic, partition, count).await?,
+            Command::HoldFetch { topic, partition, count } => self.hold_fetch(&topic, partition, count).await?,
         }
         Ok(format!("ok {line}"))
     }

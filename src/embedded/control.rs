@@ -3,11 +3,13 @@
 //! ```text
 //! down NODE | up NODE | leader TOPIC PARTITION NODE | error API CODE [COUNT] [NODE]
 //! latency API MS | drop-after-append COUNT | forget-producers | throttle API MS
-//! create-topic NAME PARTITIONS
+//! create-topic NAME PARTITIONS | corrupt-fetch TOPIC PARTITION [COUNT]
+//! hold-fetch TOPIC PARTITION [COUNT]
 //! ```
 //!
 //! API by name (`Produce`, any case) or key number; CODE by Kafka name
-//! (`NOT_LEADER_OR_FOLLOWER`, any case) or number; COUNT defaults to 1.
+//! (`NOT_LEADER_OR_FOLLOWER`, any case) or number; COUNT defaults to 1 (0 clears a
+//! fetch fault).
 
 use std::time::Duration;
 
@@ -26,6 +28,8 @@ pub(crate) enum Command {
     ForgetProducers,
     Throttle { api: ApiKey, throttle_ms: i32 },
     CreateTopic { name: String, partitions: i32 },
+    CorruptFetch { topic: String, partition: i32, count: u32 },
+    HoldFetch { topic: String, partition: i32, count: u32 },
 }
 
 /// Parses one line; the error says what is wrong.
@@ -54,10 +58,24 @@ pub(crate) fn parse(line: &str) -> Result<Command, String> {
         ["create-topic", name, partitions] => {
             Command::CreateTopic { name: (*name).to_string(), partitions: number(partitions, "PARTITIONS")? }
         }
+        ["corrupt-fetch", topic, partition, rest @ ..] if rest.len() <= 1 => {
+            let (topic, partition, count) = partition_fault(topic, partition, rest)?;
+            Command::CorruptFetch { topic, partition, count }
+        }
+        ["hold-fetch", topic, partition, rest @ ..] if rest.len() <= 1 => {
+            let (topic, partition, count) = partition_fault(topic, partition, rest)?;
+            Command::HoldFetch { topic, partition, count }
+        }
         [] => return Err("empty command".into()),
         [verb, ..] => return Err(format!("unknown command or wrong arguments for {verb:?}")),
     };
     Ok(command)
+}
+
+/// TOPIC PARTITION [COUNT] of a per-partition fault; COUNT defaults to 1.
+fn partition_fault(topic: &str, partition: &str, count: &[&str]) -> Result<(String, i32, u32), String> {
+    let count = count.first().map(|c| number(c, "COUNT")).transpose()?.unwrap_or(1);
+    Ok((topic.to_string(), number(partition, "PARTITION")?, count))
 }
 
 fn number<T: std::str::FromStr>(word: &str, what: &str) -> Result<T, String> {
@@ -108,6 +126,15 @@ mod tests {
         assert_eq!(parse("forget-producers"), Ok(Command::ForgetProducers));
         assert_eq!(parse("throttle METADATA 100"), Ok(Command::Throttle { api: ApiKey::Metadata, throttle_ms: 100 }));
         assert_eq!(parse("create-topic orders 6"), Ok(Command::CreateTopic { name: "orders".into(), partitions: 6 }));
+        assert_eq!(
+            parse("corrupt-fetch orders 2"),
+            Ok(Command::CorruptFetch { topic: "orders".into(), partition: 2, count: 1 })
+        );
+        assert_eq!(
+            parse("corrupt-fetch orders 2 0"),
+            Ok(Command::CorruptFetch { topic: "orders".into(), partition: 2, count: 0 })
+        );
+        assert_eq!(parse("hold-fetch t 0 5"), Ok(Command::HoldFetch { topic: "t".into(), partition: 0, count: 5 }));
     }
 
     #[test]
@@ -124,6 +151,10 @@ mod tests {
             "latency Fetch -1",
             "leader t x 1",
             "error 7 6",
+            "corrupt-fetch t",
+            "corrupt-fetch t x",
+            "hold-fetch t 0 -1",
+            "hold-fetch t 0 1 2",
         ] {
             assert!(parse(line).is_err(), "{line:?} parsed");
         }

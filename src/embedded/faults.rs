@@ -2,13 +2,18 @@
 //!
 //! A plain struct behind one mutex, read by every request's dispatch; like kfake's
 //! `ControlKey`, faults are keyed by API. Each injected error is consumed by the
-//! request it answers, so a test states exactly how many requests fail.
+//! request it answers, so a test states exactly how many requests fail. The two fetch
+//! faults are keyed by partition instead: they act on what one partition's answer
+//! carries, the way a flaky disk or a stuck leader would, not on a whole API.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use crate::protocol::api_key::ApiKey;
 use crate::protocol::error_code::ErrorCode;
+use crate::protocol::record::{HEADER_LEN, LOG_OVERHEAD, MAGIC};
 
 /// One pending injected error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +31,10 @@ pub(crate) struct Faults {
     latency: HashMap<ApiKey, Duration>,
     throttle: HashMap<ApiKey, i32>,
     drop_after_append: u32,
+    /// Fetch answers still to corrupt, per (topic, partition).
+    corrupt_fetch: HashMap<(String, i32), u32>,
+    /// Fetches still to hold, per (topic, partition).
+    hold_fetch: HashMap<(String, i32), u32>,
 }
 
 impl Faults {
@@ -89,11 +98,77 @@ impl Faults {
         self.drop_after_append = self.drop_after_append.saturating_sub(1);
         drop
     }
+
+    /// Corrupts the next `count` fetch answers carrying records of `topic`-`partition`;
+    /// zero clears.
+    pub(crate) fn set_corrupt_fetch(&mut self, topic: &str, partition: i32, count: u32) {
+        set_count(&mut self.corrupt_fetch, topic, partition, count);
+    }
+
+    /// `records` with one byte of the first batch's records flipped, when a corruption
+    /// of `topic`-`partition` is pending (one is consumed); None otherwise, or when the
+    /// bytes hold no whole v2 batch with records to flip.
+    pub(crate) fn corrupt(&mut self, topic: &str, partition: i32, records: &Bytes) -> Option<Bytes> {
+        let key = (topic.to_string(), partition);
+        self.corrupt_fetch.get(&key)?;
+        let corrupted = flip_first_batch_byte(records)?;
+        take_one(&mut self.corrupt_fetch, key);
+        Some(corrupted)
+    }
+
+    /// Holds the next `count` fetches of `topic`-`partition`: answered with no records
+    /// and the true high watermark; zero clears.
+    pub(crate) fn set_hold_fetch(&mut self, topic: &str, partition: i32, count: u32) {
+        set_count(&mut self.hold_fetch, topic, partition, count);
+    }
+
+    /// Whether this fetch must hold `topic`-`partition`; consumes one.
+    pub(crate) fn take_hold(&mut self, topic: &str, partition: i32) -> bool {
+        take_one(&mut self.hold_fetch, (topic.to_string(), partition))
+    }
+}
+
+fn set_count(counts: &mut HashMap<(String, i32), u32>, topic: &str, partition: i32, count: u32) {
+    if count == 0 {
+        counts.remove(&(topic.to_string(), partition));
+    } else {
+        counts.insert((topic.to_string(), partition), count);
+    }
+}
+
+/// Consumes one use of `key`'s count; false when none is left.
+fn take_one(counts: &mut HashMap<(String, i32), u32>, key: (String, i32)) -> bool {
+    let Some(remaining) = counts.get_mut(&key) else {
+        return false;
+    };
+    *remaining -= 1;
+    if *remaining == 0 {
+        counts.remove(&key);
+    }
+    true
+}
+
+/// A copy of `records` with the middle byte of the first batch's records region
+/// inverted. The region is covered by the batch's CRC-32C, so the client's check fails,
+/// while the header (offsets, length) still frames the batch: the client sees a
+/// corrupt batch, not a truncated response.
+fn flip_first_batch_byte(records: &Bytes) -> Option<Bytes> {
+    let length = records.get(LOG_OVERHEAD - 4..LOG_OVERHEAD)?;
+    let batch_length = i32::from_be_bytes(length.try_into().ok()?);
+    let batch_end = LOG_OVERHEAD.checked_add(usize::try_from(batch_length).ok()?)?;
+    let magic = *records.get(LOG_OVERHEAD + 4)?;
+    if i8::from_be_bytes([magic]) != MAGIC || batch_end <= HEADER_LEN || batch_end > records.len() {
+        return None;
+    }
+    let mut copy = records.to_vec();
+    copy[HEADER_LEN + (batch_end - HEADER_LEN) / 2] ^= 0xff;
+    Some(Bytes::from(copy))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::record::{Compression, DecodeOptions, RecordBatch, RecordBatchBuilder, RecordError};
 
     #[test]
     fn an_injected_error_answers_exactly_count_requests() {
@@ -133,5 +208,64 @@ mod tests {
         assert!(faults.take_drop_after_append());
         assert!(faults.take_drop_after_append());
         assert!(!faults.take_drop_after_append());
+    }
+
+    fn batch(values: &[&str]) -> Bytes {
+        let mut builder = RecordBatchBuilder::new(Compression::None);
+        for value in values {
+            builder.push(0, None, Some(Bytes::from(value.to_string())), vec![]).unwrap();
+        }
+        builder.finish().unwrap()
+    }
+
+    #[test]
+    fn corruption_flips_one_byte_of_the_first_batch_only_and_counts_down() {
+        let first = batch(&["a", "b"]);
+        let second = batch(&["c"]);
+        let records = Bytes::from([first.as_ref(), second.as_ref()].concat());
+        let mut faults = Faults::default();
+        assert_eq!(faults.corrupt("t", 0, &records), None, "nothing pending");
+        faults.set_corrupt_fetch("t", 0, 2);
+        assert_eq!(faults.corrupt("t", 1, &records), None, "another partition");
+        assert_eq!(faults.corrupt("t", 0, &Bytes::new()), None, "no records: nothing consumed");
+
+        let corrupted = faults.corrupt("t", 0, &records).expect("corrupted");
+        let differing: Vec<usize> = (0..records.len()).filter(|&i| records[i] != corrupted[i]).collect();
+        assert_eq!(differing.len(), 1);
+        assert!(differing[0] >= HEADER_LEN && differing[0] < first.len(), "inside the first batch's records");
+        let mut bytes = corrupted.clone();
+        let error = RecordBatch::decode(&mut bytes, &DecodeOptions::default()).unwrap_err();
+        assert!(matches!(error, RecordError::CrcMismatch { .. }), "{error:?}");
+        assert!(RecordBatch::decode(&mut bytes, &DecodeOptions::default()).is_ok(), "the second batch is intact");
+
+        assert!(faults.corrupt("t", 0, &records).is_some());
+        assert_eq!(faults.corrupt("t", 0, &records), None, "count used up");
+        faults.set_corrupt_fetch("t", 0, 5);
+        faults.set_corrupt_fetch("t", 0, 0);
+        assert_eq!(faults.corrupt("t", 0, &records), None, "cleared");
+    }
+
+    #[test]
+    fn bytes_without_a_whole_v2_batch_are_not_corrupted() {
+        let whole = batch(&["a"]);
+        assert_eq!(flip_first_batch_byte(&whole.slice(..whole.len() - 1)), None, "truncated");
+        assert_eq!(flip_first_batch_byte(&whole.slice(..HEADER_LEN)), None, "header only");
+        let mut legacy = whole.to_vec();
+        legacy[LOG_OVERHEAD + 4] = 1;
+        assert_eq!(flip_first_batch_byte(&Bytes::from(legacy)), None, "magic 1");
+        assert_eq!(flip_first_batch_byte(&Bytes::from_static(&[0, 0, 0])), None);
+    }
+
+    #[test]
+    fn a_hold_covers_exactly_count_fetches_of_its_partition() {
+        let mut faults = Faults::default();
+        faults.set_hold_fetch("t", 1, 2);
+        assert!(!faults.take_hold("t", 0));
+        assert!(faults.take_hold("t", 1));
+        assert!(faults.take_hold("t", 1));
+        assert!(!faults.take_hold("t", 1));
+        faults.set_hold_fetch("t", 1, 3);
+        faults.set_hold_fetch("t", 1, 0);
+        assert!(!faults.take_hold("t", 1), "cleared");
     }
 }

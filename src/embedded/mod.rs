@@ -27,7 +27,8 @@
 //!
 //! Every API of the codec except SASL, over the codec's whole version range
 //! ([`ApiKey::versions`](crate::protocol::ApiKey::versions)): ApiVersions,
-//! Metadata, Produce, Fetch (long polls; fetch sessions declined), ListOffsets,
+//! Metadata, Produce, Fetch (long polls; KIP-227 incremental fetch sessions, up to
+//! 1,000 per node, least recently used evicted), ListOffsets,
 //! CreateTopics, DeleteTopics, FindCoordinator, InitProducerId, and the group APIs
 //! (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
 //! DescribeGroups, ListGroups). Each API's file in `handlers/` starts with its version
@@ -51,6 +52,8 @@
 //! | [`throttle`](EmbeddedCluster::throttle) | answers of an API carry `throttle_time_ms` |
 //! | [`drop_after_append`](EmbeddedCluster::drop_after_append) | the next N produce requests are appended, then the connection closes unanswered |
 //! | [`forget_producer_state`](EmbeddedCluster::forget_producer_state) | every log forgets its idempotent producers (UNKNOWN_PRODUCER_ID next) |
+//! | [`corrupt_fetch`](EmbeddedCluster::corrupt_fetch) | the next N fetch answers with records of a partition fail the client's CRC check (the log is intact) |
+//! | [`hold_fetch`](EmbeddedCluster::hold_fetch) | the next N fetches of a partition answer no records but its true high watermark (a stalled partition) |
 //! | [`control`](EmbeddedCluster::control) | the same as text commands (`down 1`, `error Produce NOT_LEADER_OR_FOLLOWER 2`), for the CLI |
 //!
 //! # Durability
@@ -105,6 +108,7 @@ mod controller;
 mod dispatch;
 mod error;
 mod faults;
+mod fetch_sessions;
 mod handlers;
 mod listener;
 mod partition;
