@@ -11,13 +11,25 @@
 //! (Work in progress: the actors land with the consumer issue.)
 
 pub mod assignor;
+mod broker;
+mod budget;
 mod config;
+#[allow(clippy::module_inception)] // consumer/consumer.rs holds the Consumer actor, as producer/producer.rs does
 mod consumer;
 pub(crate) mod coordinator;
+mod decode;
 mod error;
+mod fetch_request;
+mod fetch_session;
 pub(crate) mod internal;
+mod list_offsets;
 mod messages;
+mod partition;
+mod position;
+mod shared;
+mod stall;
 mod stats;
+mod subscription;
 mod types;
 
 pub use config::{ConfigError, ConsumerBuilder, ConsumerConfig, IsolationLevel, OffsetReset};
