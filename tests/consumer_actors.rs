@@ -169,9 +169,7 @@ async fn reset_policies_earliest_latest_and_none() {
     assert_exactly_once(&nowhere.wait_for(5).await, &[(0, 15..20)].into_iter().collect());
 
     // Twenty more: the latest consumer sees only them, the others continue.
-    let producer = actix_kafka::producer::Producer::builder().bootstrap(&cluster.bootstrap()).build().unwrap().start();
-    let more = (20..40).map(|i| actix_kafka::producer::ProducerRecord::new(value(0, i)).partition(0));
-    producer.send(actix_kafka::producer::ProduceBatch::to("t").records(more)).await.unwrap().unwrap();
+    produce_range(&cluster.bootstrap(), "t", 1, 20..40).await;
     assert_exactly_once(&from_end.wait_for(20).await, &[(0, 20..40)].into_iter().collect());
     assert_exactly_once(&from_start.wait_for(40).await, &all(1, 40));
     assert_exactly_once(&nowhere.wait_for(25).await, &[(0, 15..40)].into_iter().collect());
@@ -206,16 +204,13 @@ async fn consumption_continues_across_a_node_down_and_up() {
     collecting.wait_for(6 * n / 2).await;
     cluster.node_down(2).await.unwrap();
     // The second half goes to the new leaders.
-    let producer = actix_kafka::producer::Producer::builder().bootstrap(&cluster.bootstrap()).build().unwrap().start();
-    for partition in 0..6 {
-        let more = (n / 2..n).map(|i| actix_kafka::producer::ProducerRecord::new(value(partition, i)).partition(partition));
-        let results = producer.send(actix_kafka::producer::ProduceBatch::to("t").records(more)).await.unwrap().unwrap();
-        assert!(results.iter().all(Result::is_ok));
-    }
+    produce_range(&cluster.bootstrap(), "t", 6, n / 2..n).await;
     cluster.node_up(2).await.unwrap();
     cluster.move_leader("t", 0, 2).await.unwrap();
     let records = collecting.wait_for(6 * n).await;
     assert_exactly_once(&records, &all(6, n));
+    let stats = consumer.send(GetConsumerStats).await.unwrap();
+    assert!(stats.broker_restarts >= 1, "the fetch on the stopped node failed and its consumer restarted: {stats:?}");
     consumer.send(Close).await.unwrap().unwrap();
     cluster.shutdown().await.unwrap();
 }

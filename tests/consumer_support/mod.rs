@@ -153,9 +153,19 @@ pub async fn produce_numbered(bootstrap: &str, topic: &str, partitions: i32, per
 
 /// As [`produce_numbered`], each value padded to at least `size` bytes.
 pub async fn produce_sized(bootstrap: &str, topic: &str, partitions: i32, per_partition: usize, size: usize) {
+    produce_records(bootstrap, topic, partitions, 0..per_partition, size).await;
+}
+
+/// Records numbered `range` to each partition (which must already hold `range.start`
+/// records, so that numbers and offsets agree).
+pub async fn produce_range(bootstrap: &str, topic: &str, partitions: i32, range: std::ops::Range<usize>) {
+    produce_records(bootstrap, topic, partitions, range, 0).await;
+}
+
+async fn produce_records(bootstrap: &str, topic: &str, partitions: i32, range: std::ops::Range<usize>, size: usize) {
     let producer = Producer::builder().bootstrap(bootstrap).build().expect("producer config").start();
     for partition in 0..partitions {
-        for chunk in (0..per_partition).collect::<Vec<_>>().chunks(1000) {
+        for chunk in range.clone().collect::<Vec<_>>().chunks(1000) {
             let records = chunk.iter().map(|&i| {
                 let mut v = value(partition, i);
                 if v.len() < size {
