@@ -51,7 +51,10 @@ async fn a_subscription_without_group_reads_every_record_once_in_order() {
     assert!(stats.partitions.values().all(|p| p.position == n as i64 && p.lag == 0 && p.acknowledged == n as i64));
     assert!(stats.fetch_requests > 0 && stats.bytes_fetched > 0);
     consumer.send(Close).await.unwrap().unwrap();
-    assert!(matches!(consumer.send(Seek { partition: ("orders", 0).into(), position: StartPosition::Earliest }).await.unwrap(), Err(ConsumeError::Closed)));
+    assert!(matches!(
+        consumer.send(Seek { partition: ("orders", 0).into(), position: StartPosition::Earliest }).await.unwrap(),
+        Err(ConsumeError::Closed)
+    ));
     consumer.send(Close).await.unwrap().expect("close is idempotent");
     cluster.shutdown().await.unwrap();
 }
@@ -75,8 +78,16 @@ async fn assign_starts_where_told_and_seek_moves_the_position() {
     assert_exactly_once(&records, &[(0, 60..100)].into_iter().collect());
 
     // Seek partition 1 (at the log end) back to 90 and partition 0 back to 95.
-    consumer.send(Seek { partition: ("t", 1).into(), position: StartPosition::Offset { offset: 90, leader_epoch: -1 } }).await.unwrap().unwrap();
-    consumer.send(Seek { partition: ("t", 0).into(), position: StartPosition::Offset { offset: 95, leader_epoch: -1 } }).await.unwrap().unwrap();
+    consumer
+        .send(Seek { partition: ("t", 1).into(), position: StartPosition::Offset { offset: 90, leader_epoch: -1 } })
+        .await
+        .unwrap()
+        .unwrap();
+    consumer
+        .send(Seek { partition: ("t", 0).into(), position: StartPosition::Offset { offset: 95, leader_epoch: -1 } })
+        .await
+        .unwrap()
+        .unwrap();
     let records = collecting.wait_for(40 + 10 + 5).await;
     assert_exactly_once(&records[40..], &[(0, 95..100), (1, 90..100)].into_iter().collect());
     let unknown = consumer.send(Seek { partition: ("t", 7).into(), position: StartPosition::Earliest }).await.unwrap();
@@ -91,7 +102,8 @@ async fn paused_partitions_get_nothing_until_resumed() {
     produce_numbered(&cluster.bootstrap(), "t", 2, 50).await;
     let consumer = builder(&cluster).build().unwrap().start();
     let mut collecting = Collecting::plain();
-    let assign = Assign::partitions([("t", 0), ("t", 1)]).from(StartPosition::Earliest).to(collecting.addr.clone().recipient());
+    let assign =
+        Assign::partitions([("t", 0), ("t", 1)]).from(StartPosition::Earliest).to(collecting.addr.clone().recipient());
     consumer.send(assign).await.unwrap().unwrap();
     // The consumer handles messages in order: partition 0 is paused before its first fetch.
     consumer.send(Pause { partitions: vec![("t", 0).into()] }).await.unwrap().unwrap();
@@ -218,7 +230,8 @@ async fn consumption_continues_across_a_node_down_and_up() {
 #[actix_rt::test]
 async fn a_pattern_subscription_follows_new_topics() {
     let cluster = start_cluster(1, &[("metrics-a", 1), ("other", 1)]).await;
-    let client = actix_kafka::client::ClientConfig::new(&cluster.bootstrap()).metadata_max_age(Duration::from_millis(200));
+    let client =
+        actix_kafka::client::ClientConfig::new(&cluster.bootstrap()).metadata_max_age(Duration::from_millis(200));
     let consumer = builder(&cluster).client(client).build().unwrap().start();
     let mut collecting = Collecting::plain();
     let subscribe = Subscribe::pattern(regex::Regex::new("metrics-.*").unwrap())

@@ -38,14 +38,14 @@ async fn subscribe(consumer: &Addr<Consumer>, topics: &[&str], collecting: &Coll
 /// Produces `n` records per partition in two halves and consumes them all; with a
 /// mock, every partition's leader moves between the halves, so the second half is
 /// fetched from other brokers.
-async fn round_trip(bootstrap: &str, partitions: i32, mut mock: Option<&mut MockCluster>) {
+async fn round_trip(bootstrap: &str, partitions: i32, mock: Option<&mut MockCluster>) {
     let n = soak(2_000, 50_000);
     produce_numbered(bootstrap, "t", partitions, n / 2).await;
     let consumer = consumer(bootstrap);
     let mut collecting = Collecting::plain();
     subscribe(&consumer, &["t"], &collecting).await;
     collecting.wait_for(partitions as usize * n / 2).await;
-    if let Some(mock) = mock.as_deref_mut() {
+    if let Some(mock) = mock {
         for partition in 0..partitions {
             let node = 1 + (partition + 1) % 3;
             let answer = blocking_command(mock, format!("leader t {partition} {node}"));
@@ -109,7 +109,10 @@ async fn every_codec_written_by_librdkafka_decodes() {
     for codec in CODECS {
         let of_codec: Vec<ConsumerRecord> = records.iter().filter(|r| &*r.topic == codec).cloned().collect();
         assert_exactly_once(&of_codec, &all(1, n));
-        assert!(of_codec.iter().enumerate().all(|(i, r)| r.key.as_deref() == Some(format!("k{i}").as_bytes())), "{codec} keys");
+        assert!(
+            of_codec.iter().enumerate().all(|(i, r)| r.key.as_deref() == Some(format!("k{i}").as_bytes())),
+            "{codec} keys"
+        );
     }
     consumer.send(Close).await.unwrap().unwrap();
     cluster.shutdown().await.unwrap();

@@ -93,7 +93,10 @@ pub(crate) struct Fetched {
 /// See [`Fetched`].
 #[derive(Debug)]
 pub(crate) enum FetchResult {
-    Data { decoded: Decoded, high_watermark: i64 },
+    Data {
+        decoded: Decoded,
+        high_watermark: i64,
+    },
     /// The broker's partition-level error code.
     Error(ErrorCode),
     /// This broker cannot serve the partition now (connection lost, restart): look

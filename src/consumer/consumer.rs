@@ -18,7 +18,9 @@ use super::internal::{
 use super::messages::{
     Assign, Close, Commit, ConsumerEvent, GetConsumerStats, Pause, Records, Resume, Seek, Subscribe,
 };
-use super::partition::{Drain, GetPartitionStats, PartitionConsumer, SeekPartition, SetPaused, StopPartition, Subscriber};
+use super::partition::{
+    Drain, GetPartitionStats, PartitionConsumer, SeekPartition, SetPaused, StopPartition, Subscriber,
+};
 use super::shared::Shared;
 use super::stats::ConsumerStats;
 use super::subscription::{partitions_of, resolve, Subscription};
@@ -31,7 +33,10 @@ type Reply<T> = ResponseActFuture<Consumer, Result<T, ConsumeError>>;
 enum Mode {
     Idle,
     /// `Subscribe`: every partition of the topics (no group), or the group's share.
-    Subscribed { subscription: Subscription, topics: BTreeSet<String> },
+    Subscribed {
+        subscription: Subscription,
+        topics: BTreeSet<String>,
+    },
     /// `Assign`: partitions by hand.
     Assigned,
 }
@@ -333,7 +338,10 @@ impl Consumer {
     }
 
     /// Drains `partitions` and answers their acknowledged offsets.
-    fn drain(&self, partitions: &[TopicPartition]) -> impl std::future::Future<Output = BTreeMap<TopicPartition, (i64, i32)>> {
+    fn drain(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> impl std::future::Future<Output = BTreeMap<TopicPartition, (i64, i32)>> {
         let requests: Vec<_> =
             partitions.iter().filter_map(|tp| Some((tp.clone(), self.partitions.get(tp)?.send(Drain)))).collect();
         async move {
@@ -475,3 +483,7 @@ impl Handler<ConsumerEvent> for Consumer {
         self.event(event);
     }
 }
+
+#[cfg(test)]
+#[path = "consumer_tests.rs"]
+mod tests;

@@ -229,10 +229,11 @@ mod tests {
     #[test]
     fn control_batches_are_skipped_but_move_the_position() {
         let commit = marker(5, 9, ControlRecord::Commit { coordinator_epoch: 0 });
-        let decoded = decode(encode(&[commit.clone()]), 5, None);
+        let decoded = decode(encode(std::slice::from_ref(&commit)), 5, None);
         assert!(decoded.records.is_empty());
         assert_eq!(decoded.next_offset, 6, "a lone marker still advances");
-        let decoded = decode(encode(&[batch(0, 5, Compression::None), commit, batch(6, 2, Compression::None)]), 0, None);
+        let decoded =
+            decode(encode(&[batch(0, 5, Compression::None), commit, batch(6, 2, Compression::None)]), 0, None);
         assert_eq!(offsets(&decoded), [0, 1, 2, 3, 4, 6, 7]);
     }
 
@@ -242,7 +243,10 @@ mod tests {
         b.timestamp_type = TimestampType::LogAppendTime;
         b.max_timestamp = 99_999;
         let decoded = decode(encode(&[b]), 0, None);
-        assert!(decoded.records.iter().all(|r| r.timestamp == 99_999 && r.timestamp_type == TimestampType::LogAppendTime));
+        assert!(decoded
+            .records
+            .iter()
+            .all(|r| r.timestamp == 99_999 && r.timestamp_type == TimestampType::LogAppendTime));
     }
 
     #[test]

@@ -67,12 +67,8 @@ pub(crate) fn fetch_request(
             }),
         }
     }
-    let mut request = FetchRequest {
-        max_wait_ms: settings.max_wait_ms,
-        min_bytes: settings.min_bytes,
-        topics,
-        ..Default::default()
-    };
+    let mut request =
+        FetchRequest { max_wait_ms: settings.max_wait_ms, min_bytes: settings.min_bytes, topics, ..Default::default() };
     if version >= 3 {
         request.max_bytes = settings.max_bytes;
     }

@@ -106,7 +106,14 @@ impl FetchSession {
         if !use_sessions || self.session_id == 0 {
             let epoch = if use_sessions { INITIAL_EPOCH } else { FINAL_EPOCH };
             let partitions = wanted.iter().map(|(tp, f)| (tp.clone(), *f)).collect();
-            return FetchPlan { session_id: 0, session_epoch: epoch, partitions, forgotten: Vec::new(), full: true, wanted };
+            return FetchPlan {
+                session_id: 0,
+                session_epoch: epoch,
+                partitions,
+                forgotten: Vec::new(),
+                full: true,
+                wanted,
+            };
         }
         let partitions =
             wanted.iter().filter(|(tp, f)| self.held.get(*tp) != Some(*f)).map(|(tp, f)| (tp.clone(), *f)).collect();

@@ -112,7 +112,8 @@ async fn lookup_once(shared: &Shared, tp: &TopicPartition, timestamp: i64, refre
         };
         return Err(Attempt { error, retriable: true });
     };
-    let connection: BrokerConnection = shared.cluster.send(GetConnection { node }).await.map_err(ClientError::from)??;
+    let connection: BrokerConnection =
+        shared.cluster.send(GetConnection { node }).await.map_err(ClientError::from)??;
     let version = connection.version_for(ApiKey::ListOffsets).map_err(ClientError::from)?;
     let request = list_offsets_request(tp, timestamp, epoch, shared.config.isolation_level.code(), version);
     let response = connection.request_at(&request, version).await.map_err(ClientError::from)?;
@@ -177,7 +178,10 @@ mod tests {
         let tp = TopicPartition::new("t", 3);
         let answer = response(0, ErrorCode::NotLeaderOrFollower);
         assert_eq!(read_offset(&answer, &tp, 5), Err(ErrorCode::NotLeaderOrFollower));
-        assert_eq!(read_offset(&response(0, ErrorCode::None), &TopicPartition::new("t", 9), 5), Err(ErrorCode::UnknownTopicOrPartition));
+        assert_eq!(
+            read_offset(&response(0, ErrorCode::None), &TopicPartition::new("t", 9), 5),
+            Err(ErrorCode::UnknownTopicOrPartition)
+        );
         assert_eq!(read_offset(&response(-1, ErrorCode::None), &tp, 5), Err(ErrorCode::OffsetNotAvailable));
     }
 }

@@ -11,7 +11,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::broker::{BrokerConsumer, FetchResult, Fetched, NextWant, RestartBroker, Unwant, Want};
+use super::broker::{BrokerConsumer, FetchResult, NextWant, RestartBroker, Unwant, Want};
 use super::config::OffsetReset;
 use super::error::ConsumeError;
 use super::internal::Acknowledged;
@@ -20,7 +20,6 @@ use super::messages::{ConsumerEvent, Records};
 use super::position::{FetchOutcome, Halt, PartitionSettings, PartitionState};
 use super::shared::{Counters, Shared};
 use super::stall::{StallDetector, StallInputs};
-use super::stats::PartitionStats;
 use super::types::{StartPosition, TopicPartition};
 use crate::client::{ClientError, GetMetadata};
 use crate::protocol::primitives::Uuid;
@@ -44,31 +43,10 @@ impl Subscriber {
     }
 }
 
-/// Moves the partition (a user `Seek`).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct SeekPartition(pub(crate) StartPosition);
+#[path = "partition_handlers.rs"]
+mod handlers;
 
-/// Pauses or resumes the partition.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct SetPaused(pub(crate) bool);
-
-/// Stop fetching and let the delivery in flight finish (bounded by the drain
-/// timeout); answers the acknowledged offset and epoch.
-#[derive(Message)]
-#[rtype(result = "Option<(i64, i32)>")]
-pub(crate) struct Drain;
-
-/// Stop for good.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct StopPartition;
-
-/// The partition's [`PartitionStats`].
-#[derive(Message)]
-#[rtype(result = "PartitionStats")]
-pub(crate) struct GetPartitionStats;
+pub(crate) use handlers::{Drain, GetPartitionStats, SeekPartition, SetPaused, StopPartition};
 
 struct Route {
     broker: Addr<BrokerConsumer>,
@@ -333,7 +311,8 @@ impl PartitionConsumer {
         }
         tracing::warn!(partition = %tp, error = code.name(), "fetch refused; partition halted until a seek");
         self.state.halt(Halt::Refused);
-        let error = ConsumeError::Partition { topic: tp.topic, partition: tp.partition, api: ApiKey::Fetch, error: code };
+        let error =
+            ConsumeError::Partition { topic: tp.topic, partition: tp.partition, api: ApiKey::Fetch, error: code };
         self.subscriber.event(ConsumerEvent::Error(error));
     }
 
@@ -352,8 +331,12 @@ impl PartitionConsumer {
         let count = records.len() as u64;
         Counters::add(&self.shared.stats.records_delivered, count);
         let tp = self.tp();
-        let delivery =
-            Records { topic: tp.topic.clone(), partition: tp.partition, records, high_watermark: self.state.high_watermark() };
+        let delivery = Records {
+            topic: tp.topic.clone(),
+            partition: tp.partition,
+            records,
+            high_watermark: self.state.high_watermark(),
+        };
         let send = self.subscriber.records.send(delivery);
         ctx.spawn(send.into_actor(self).map(move |answer, act, ctx| act.on_answer(answer, count, ctx)));
     }
@@ -377,11 +360,9 @@ impl PartitionConsumer {
                 tracing::debug!(partition = %self.tp(), %error, "the subscriber failed a delivery; redelivering");
                 let (_, redeliver) = self.state.on_answer(false);
                 if redeliver {
-                    ctx.run_later(self.shared.config.redelivery_backoff, |act, ctx| {
-                        match act.state.redelivery() {
-                            Some(records) => act.send_delivery(records, ctx),
-                            None => act.after_delivery(ctx),
-                        }
+                    ctx.run_later(self.shared.config.redelivery_backoff, |act, ctx| match act.state.redelivery() {
+                        Some(records) => act.send_delivery(records, ctx),
+                        None => act.after_delivery(ctx),
                     });
                     return;
                 }
@@ -464,84 +445,5 @@ impl Supervised for PartitionConsumer {
         self.routing = false;
         self.waiting_room = false;
         self.redeliver_on_start = self.state.delivering();
-    }
-}
-
-impl Handler<Fetched> for PartitionConsumer {
-    type Result = MessageResult<Fetched>;
-
-    fn handle(&mut self, msg: Fetched, ctx: &mut Context<Self>) -> Self::Result {
-        self.registered = false;
-        self.on_data(msg.seq, msg.result, ctx);
-        MessageResult(self.next_want(ctx))
-    }
-}
-
-impl Handler<SeekPartition> for PartitionConsumer {
-    type Result = ();
-
-    fn handle(&mut self, msg: SeekPartition, ctx: &mut Context<Self>) {
-        tracing::debug!(partition = %self.tp(), position = ?msg.0, "seek");
-        self.resolve(msg.0, ctx);
-    }
-}
-
-impl Handler<SetPaused> for PartitionConsumer {
-    type Result = ();
-
-    fn handle(&mut self, msg: SetPaused, ctx: &mut Context<Self>) {
-        self.state.set_paused(msg.0);
-        if msg.0 {
-            self.unwant();
-        } else {
-            self.deliver(ctx);
-            self.register(ctx);
-        }
-    }
-}
-
-impl Handler<Drain> for PartitionConsumer {
-    type Result = ResponseActFuture<Self, Option<(i64, i32)>>;
-
-    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
-        self.draining = true;
-        self.unwant();
-        let (done, drained) = oneshot::channel();
-        if self.state.delivering() {
-            self.drained.push(done);
-        } else {
-            let _nobody = done.send(());
-        }
-        let timeout = self.shared.config.drain_timeout;
-        Box::pin(async move { tokio::time::timeout(timeout, drained).await }.into_actor(self).map(|waited, act, _| {
-            if waited.is_err() {
-                tracing::warn!(partition = %act.tp(), "drain timed out; the delivery in flight stays unacknowledged");
-                act.state.abandon_delivery();
-            }
-            act.state.acknowledged()
-        }))
-    }
-}
-
-impl Handler<StopPartition> for PartitionConsumer {
-    type Result = ();
-
-    fn handle(&mut self, _: StopPartition, ctx: &mut Context<Self>) {
-        self.draining = true;
-        self.unwant();
-        ctx.stop();
-    }
-}
-
-impl Handler<GetPartitionStats> for PartitionConsumer {
-    type Result = MessageResult<GetPartitionStats>;
-
-    fn handle(&mut self, _: GetPartitionStats, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(PartitionStats {
-            position: self.state.position().unwrap_or(-1),
-            acknowledged: self.state.acknowledged().map_or(-1, |(offset, _)| offset),
-            lag: self.state.lag(),
-            paused: self.state.paused(),
-        })
     }
 }

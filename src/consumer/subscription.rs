@@ -85,7 +85,8 @@ pub(crate) async fn resolve(
 async fn all_topics(shared: &Shared) -> Result<Vec<String>, ConsumeError> {
     let connection = shared.cluster.send(GetAnyConnection).await.map_err(ClientError::from)??;
     let version = connection.version_for(ApiKey::Metadata)?;
-    let mut request = MetadataRequest { topics: if version == 0 { Some(Vec::new()) } else { None }, ..Default::default() };
+    let mut request =
+        MetadataRequest { topics: if version == 0 { Some(Vec::new()) } else { None }, ..Default::default() };
     if version >= 4 {
         request.allow_auto_topic_creation = false;
     }

@@ -193,7 +193,12 @@ pub fn assert_exactly_once(records: &[ConsumerRecord], expected: &BTreeMap<i32, 
         let got = by_partition.remove(partition).unwrap_or_default();
         let offsets: Vec<i64> = got.iter().map(|r| r.offset).collect();
         let want: Vec<i64> = range.clone().map(|i| i as i64).collect();
-        assert!(offsets == want, "partition {partition}: offsets {} .. (len {}) want {range:?}", offsets.first().map_or(-1, |o| *o), offsets.len());
+        assert!(
+            offsets == want,
+            "partition {partition}: offsets {} .. (len {}) want {range:?}",
+            offsets.first().map_or(-1, |o| *o),
+            offsets.len()
+        );
         for record in got {
             let value = String::from_utf8_lossy(record.value.as_deref().unwrap_or_default()).into_owned();
             let i = usize::try_from(record.offset).unwrap();
