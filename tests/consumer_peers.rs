@@ -117,3 +117,38 @@ async fn every_codec_written_by_librdkafka_decodes() {
     consumer.send(Close).await.unwrap().unwrap();
     cluster.shutdown().await.unwrap();
 }
+
+/// Consume throughput against kcat's on the same embedded broker: 1M 100-byte records
+/// over 4 partitions. Soak only (`ACTIX_KAFKA_SOAK=1`, best in `--release`); prints
+/// both figures.
+#[actix_rt::test]
+async fn consume_throughput_against_kcat() {
+    if soak(true, false) || support::require_peer(support::Peer::Kcat).is_none() {
+        return;
+    }
+    let (partitions, per_partition) = (4, 250_000);
+    let cluster = start_cluster(1, &[("bench", partitions)]).await;
+    produce_sized(&cluster.bootstrap(), "bench", partitions, per_partition, 100).await;
+    let total = partitions as usize * per_partition;
+
+    let started = std::time::Instant::now();
+    let consumer = consumer(&cluster.bootstrap());
+    let mut collecting = Collecting::plain();
+    subscribe(&consumer, &["bench"], &collecting).await;
+    collecting.wait_for(total).await;
+    let ours = started.elapsed();
+    consumer.send(Close).await.unwrap().unwrap();
+
+    let bootstrap = cluster.bootstrap();
+    let started = std::time::Instant::now();
+    let read = blocking(move || {
+        let args = ["-C", "-b", &bootstrap, "-t", "bench", "-o", "beginning", "-e", "-q", "-f", "%o\n"];
+        support::kcat::kcat_ok(Librdkafka::V2_16, &args, b"").stdout.iter().filter(|b| **b == b'\n').count()
+    })
+    .await;
+    let theirs = started.elapsed();
+    assert_eq!(read, total);
+    let rate = |d: Duration| total as f64 / d.as_secs_f64();
+    eprintln!("consume {total} records: ours {ours:?} ({:.0}/s), kcat {theirs:?} ({:.0}/s)", rate(ours), rate(theirs));
+    cluster.shutdown().await.unwrap();
+}

@@ -219,6 +219,14 @@ impl PartitionConsumer {
         }));
     }
 
+    /// The broker consumer dropped our want (an error, a restart): forget the route so
+    /// that nothing registers with it again, and look the leader up after the backoff.
+    fn reroute(&mut self, ctx: &mut Context<Self>) {
+        self.registered = false;
+        self.route = None;
+        self.route_later(ctx);
+    }
+
     fn route_later(&mut self, ctx: &mut Context<Self>) {
         ctx.run_later(self.shared.config.retry_backoff, |act, ctx| act.route(true, ctx));
     }
@@ -294,7 +302,7 @@ impl PartitionConsumer {
             }
             FetchResult::Error(code) if seq == self.state.seq() => self.on_fetch_error(code, ctx),
             FetchResult::Error(_) => {}
-            FetchResult::Reroute => self.route_later(ctx),
+            FetchResult::Reroute => self.reroute(ctx),
         }
     }
 
@@ -307,7 +315,7 @@ impl PartitionConsumer {
         }
         if code.is_retriable() {
             tracing::debug!(partition = %tp, error = code.name(), "fetch error; looking the leader up again");
-            return self.route_later(ctx);
+            return self.reroute(ctx);
         }
         tracing::warn!(partition = %tp, error = code.name(), "fetch refused; partition halted until a seek");
         self.state.halt(Halt::Refused);
