@@ -97,6 +97,7 @@
 //! # Ok::<(), actix_kafka::embedded::EmbeddedError>(())
 //! ```
 
+mod auth;
 mod cluster;
 mod config;
 mod context;
@@ -110,10 +111,13 @@ mod listener;
 mod partition;
 mod session;
 mod state;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub mod group;
 pub mod log;
 
+pub use auth::parse_users;
 pub use cluster::EmbeddedCluster;
 pub use config::EmbeddedClusterBuilder;
 pub use error::EmbeddedError;
