@@ -4,8 +4,8 @@
 //! # Before authentication
 //!
 //! Only ApiVersions, SaslHandshake (v1: every SASL message then travels in a
-//! SaslAuthenticate frame; v0's raw tokens are not served) and SaslAuthenticate are
-//! served; any other request closes the connection, and so does a frame over
+//! SaslAuthenticate frame; a v0 handshake, which raw tokens would follow, is answered
+//! UNSUPPORTED_VERSION and closed) and SaslAuthenticate are served; any other request closes the connection, and so does a frame over
 //! [`PRE_AUTH_MAX_FRAME`] (Kafka's `sasl.server.max.receive.size`, 512 KiB), so an
 //! unauthenticated client cannot make the broker buffer much. Wrong credentials get
 //! SASL_AUTHENTICATION_FAILED with a message naming the mechanism only, then the
@@ -199,13 +199,14 @@ impl Authenticator {
         let Ok(header) = RequestHeader::decode(&mut frame) else { return close };
         let version = header.api_version;
         match ApiKey::from_i16(header.api_key) {
-            // v0 would mean raw SASL tokens after the handshake: not served (not listed).
-            Some(ApiKey::SaslHandshake) if version >= 1 => {
-                match decode_exact::<SaslHandshakeRequest>(&mut frame, version) {
-                    Ok(request) => self.on_handshake(&header, &request),
-                    Err(_) => close,
-                }
+            // v0 would mean raw SASL tokens after the handshake: not served.
+            Some(ApiKey::SaslHandshake) if version == 0 => {
+                handshake_answer(&header, ErrorCode::UnsupportedVersion, Vec::new(), true)
             }
+            Some(ApiKey::SaslHandshake) => match decode_exact::<SaslHandshakeRequest>(&mut frame, version) {
+                Ok(request) => self.on_handshake(&header, &request),
+                Err(_) => close,
+            },
             Some(ApiKey::SaslAuthenticate) => match decode_exact::<SaslAuthenticateRequest>(&mut frame, version) {
                 Ok(request) => self.on_authenticate(&header, &request.auth_bytes, now),
                 Err(_) => close,

@@ -88,8 +88,10 @@ async fn route(session: &Session, api: ApiKey, header: &RequestHeader, body: Byt
     }
 }
 
-/// Adds SaslHandshake (v1 only: v0's raw tokens are not served) and SaslAuthenticate
-/// to an ApiVersions answer, on a SASL listener.
+/// Adds SaslHandshake and SaslAuthenticate to an ApiVersions answer, on a SASL
+/// listener. SaslHandshake is listed from v0, as Kafka does (librdkafka 2.0 requires
+/// v0 in the list to enable SASL at all), though a v0 handshake (raw tokens after it)
+/// is answered UNSUPPORTED_VERSION and closed.
 fn with_sasl_apis(
     answer: Answer<crate::protocol::messages::ApiVersionsResponse>,
     offers_sasl: bool,
@@ -97,11 +99,14 @@ fn with_sasl_apis(
     use crate::protocol::messages::api_versions_response::ApiVersion;
     match answer {
         Answer::Respond(mut response) if offers_sasl => {
-            for (api, min_version) in [(ApiKey::SaslHandshake, 1), (ApiKey::SaslAuthenticate, 0)] {
+            for api in [ApiKey::SaslHandshake, ApiKey::SaslAuthenticate] {
                 let range = api.versions();
-                let min_version = range.min.max(min_version);
-                let entry =
-                    ApiVersion { api_key: api as i16, min_version, max_version: range.max, ..Default::default() };
+                let entry = ApiVersion {
+                    api_key: api as i16,
+                    min_version: range.min,
+                    max_version: range.max,
+                    ..Default::default()
+                };
                 response.api_keys.push(entry);
             }
             response.api_keys.sort_by_key(|entry| entry.api_key);
