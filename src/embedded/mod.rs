@@ -25,7 +25,7 @@
 //!
 //! # What is served
 //!
-//! Every API of the codec except SASL, over the codec's whole version range
+//! Every API of the codec, over the codec's whole version range
 //! ([`ApiKey::versions`](crate::protocol::ApiKey::versions)): ApiVersions,
 //! Metadata, Produce, Fetch (long polls; fetch sessions declined), ListOffsets,
 //! CreateTopics, DeleteTopics, FindCoordinator, InitProducerId, and the group APIs
@@ -39,6 +39,17 @@
 //! read (size over [`max_frame_size`](EmbeddedClusterBuilder::max_frame_size),
 //! negative size, bad header, unknown API or version, undecodable body) closes that
 //! connection only.
+//!
+//! # Security
+//!
+//! [`tls`](EmbeddedClusterBuilder::tls) serves TLS (rustls) on every listener, with
+//! [`tls_client_ca`](EmbeddedClusterBuilder::tls_client_ca) for mutual TLS;
+//! [`sasl`](EmbeddedClusterBuilder::sasl) requires SASL PLAIN, SCRAM-SHA-256/512 (and
+//! OAUTHBEARER with unsecured test tokens) before anything but ApiVersions is served,
+//! in frames of at most 512 KiB until authenticated; wrong credentials get
+//! SASL_AUTHENTICATION_FAILED and the connection closes.
+//! [`sasl_session_lifetime`](EmbeddedClusterBuilder::sasl_session_lifetime) announces a
+//! session lifetime (KIP-368) and closes connections whose session expired.
 //!
 //! # Fault hooks
 //!
