@@ -20,6 +20,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 
 use super::error::ConnectionError;
