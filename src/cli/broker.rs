@@ -27,7 +27,8 @@ use clap::{Args, CommandFactory, ValueEnum};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-use crate::embedded::{EmbeddedCluster, EmbeddedClusterBuilder, EmbeddedError, FsyncPolicy};
+use crate::embedded::{parse_users, EmbeddedCluster, EmbeddedClusterBuilder, EmbeddedError, FsyncPolicy};
+use crate::net::SaslMechanism;
 
 /// Default interval of `--fsync interval`, in milliseconds.
 pub const DEFAULT_FSYNC_INTERVAL_MS: u64 = 1000;
@@ -67,6 +68,36 @@ pub struct BrokerArgs {
     /// stdout with `ok <line>` or `err <line>: <reason>`.
     #[arg(long)]
     pub control_stdin: bool,
+
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by a CA in this PEM file (mutual TLS).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Require SASL with these mechanisms, comma-separated: plain, scram-sha-256,
+    /// scram-sha-512 (oauthbearer accepts unsecured test tokens); needs --users.
+    #[arg(long, value_name = "MECHANISMS", value_delimiter = ',', value_parser = parse_mechanism, requires = "users")]
+    pub sasl: Vec<SaslMechanism>,
+
+    /// The SASL users: one `user:password` per line (`#` comments).
+    #[arg(long, value_name = "FILE", requires = "sasl")]
+    pub users: Option<PathBuf>,
+
+    /// SASL session lifetime announced to clients, after which they must
+    /// re-authenticate (KIP-368), in milliseconds [default: unlimited].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(100..), requires = "sasl")]
+    pub sasl_session_lifetime_ms: Option<u64>,
+}
+
+fn parse_mechanism(text: &str) -> Result<SaslMechanism, String> {
+    text.trim().parse().map_err(|e: crate::net::sasl::SaslError| e.to_string())
 }
 
 /// `--fsync`: the command-line names of [`FsyncPolicy`].
@@ -87,6 +118,14 @@ pub enum BrokerCommandError {
     /// The cluster did not start (port in use, unusable data directory ...).
     #[error("cannot start the broker: {0}")]
     Start(#[source] EmbeddedError),
+    /// The users file could not be read or parsed.
+    #[error("cannot use the users file {path}: {reason}")]
+    Users {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong (never a password).
+        reason: String,
+    },
     /// A signal handler could not be installed.
     #[error("cannot install the {signal} handler: {source}")]
     Signal {
@@ -135,7 +174,36 @@ impl BrokerArgs {
         if let Some(policy) = fsync {
             builder = builder.fsync(policy);
         }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            builder = builder.tls_files(cert.clone(), key.clone());
+        }
         builder
+    }
+
+    /// `builder` with the SASL users (read from `--users`) and the client CA.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokerCommandError::Users`] when a file cannot be read or a line is not
+    /// `user:password`.
+    pub fn secure(&self, mut builder: EmbeddedClusterBuilder) -> Result<EmbeddedClusterBuilder, BrokerCommandError> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|e| BrokerCommandError::Users { path: path.clone(), reason: e.to_string() })
+        };
+        if let Some(ca) = &self.tls_client_ca {
+            builder = builder.tls_client_ca(read(ca)?);
+        }
+        if let Some(path) = &self.users {
+            let text = String::from_utf8(read(path)?)
+                .map_err(|_| BrokerCommandError::Users { path: path.clone(), reason: "not UTF-8".into() })?;
+            let users = parse_users(&text)
+                .map_err(|e| BrokerCommandError::Users { path: path.clone(), reason: e.to_string() })?;
+            builder = builder.sasl(&self.sasl, users);
+            if let Some(ms) = self.sasl_session_lifetime_ms {
+                builder = builder.sasl_session_lifetime(Duration::from_millis(ms));
+            }
+        }
+        Ok(builder)
     }
 }
 
@@ -175,7 +243,7 @@ async fn serve(args: &BrokerArgs, fsync: Option<FsyncPolicy>) -> Result<(), Brok
     let mut sigint = install(SignalKind::interrupt(), "SIGINT")?;
     let mut sigterm = install(SignalKind::terminate(), "SIGTERM")?;
 
-    let cluster = args.builder(fsync).start().await.map_err(BrokerCommandError::Start)?;
+    let cluster = args.secure(args.builder(fsync))?.start().await.map_err(BrokerCommandError::Start)?;
     let bootstrap = cluster.bootstrap();
     if let Err(e) = announce(&bootstrap) {
         // Nobody can find the broker: stop it again, and report the failed write.

@@ -12,6 +12,7 @@
 pub mod broker;
 mod lines;
 pub mod produce;
+pub mod security;
 
 use std::process::ExitCode;
 

@@ -35,6 +35,8 @@ use crate::producer::{
 use crate::protocol::record::Compression;
 
 use super::lines::LineSplitter;
+use super::security::{SecurityArgs, SecurityArgsError};
+use crate::client::ClientConfig;
 
 /// Most lines in one [`ProduceBatch`].
 pub const BATCH_LINES: usize = 10_000;
@@ -114,6 +116,10 @@ pub struct ProduceArgs {
     /// [default: the producer's, lowered to fit within --delivery-timeout-ms].
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_ms: Option<u64>,
+
+    /// TLS and SASL.
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
 
 /// `--acks`: the command-line names of [`Acks`].
@@ -179,10 +185,15 @@ fn parse_compression(text: &str) -> Result<Compression, String> {
 impl ProduceArgs {
     /// The producer these arguments describe; what is not given keeps the
     /// producer's default.
-    pub fn builder(&self) -> ProducerBuilder {
+    ///
+    /// # Errors
+    ///
+    /// [`SecurityArgsError`] when the security flags do not fit together or the
+    /// password variable is not set.
+    pub fn builder(&self) -> Result<ProducerBuilder, SecurityArgsError> {
+        let client = self.security.apply(ClientConfig::new(&self.brokers).client_id("actix-kafka-produce"))?;
         let mut builder = Producer::builder()
-            .bootstrap(&self.brokers)
-            .client_id("actix-kafka-produce")
+            .client(client)
             .acks(self.acks.into())
             .compression(self.compression)
             .buffer_bytes(usize::try_from(self.buffer_bytes).unwrap_or(usize::MAX));
@@ -208,7 +219,7 @@ impl ProduceArgs {
         if let Some(ms) = self.delivery_timeout_ms {
             builder = builder.delivery_timeout(Duration::from_millis(ms));
         }
-        builder
+        Ok(builder)
     }
 
     /// `--request-timeout-ms`, else, with a `--delivery-timeout-ms` too short for the
@@ -229,9 +240,12 @@ impl ProduceArgs {
 /// Runs the command; returns the exit code (see the module docs), having printed the
 /// summary and any error on stderr.
 pub fn run(args: ProduceArgs) -> ExitCode {
-    let producer = match args.builder().build() {
-        Ok(producer) => producer,
-        Err(e) => super::Cli::command().error(ErrorKind::ValueValidation, e).exit(),
+    let producer = match args.builder() {
+        Ok(builder) => match builder.build() {
+            Ok(producer) => producer,
+            Err(e) => super::Cli::command().error(ErrorKind::ValueValidation, e).exit(),
+        },
+        Err(e) => super::Cli::command().error(ErrorKind::ArgumentConflict, e).exit(),
     };
     let system = actix_rt::System::new();
     let tally = system.block_on(produce_stdin(producer, &args));
@@ -542,7 +556,7 @@ mod tests {
 
     #[test]
     fn acks_below_all_turn_default_idempotence_off() {
-        let config = |args: &[&str]| produce(args).unwrap().builder().build().map(|p| p.config().clone());
+        let config = |args: &[&str]| produce(args).unwrap().builder().unwrap().build().map(|p| p.config().clone());
         assert!(config(&[]).unwrap().idempotence);
         for acks in ["0", "1"] {
             let built = config(&["--acks", acks]).unwrap_or_else(|e| panic!("--acks {acks}: {e}"));
@@ -553,7 +567,7 @@ mod tests {
 
     #[test]
     fn a_short_delivery_timeout_shortens_the_request_timeout() {
-        let config = |args: &[&str]| produce(args).unwrap().builder().build().map(|p| p.config().clone());
+        let config = |args: &[&str]| produce(args).unwrap().builder().unwrap().build().map(|p| p.config().clone());
         let short = config(&["--delivery-timeout-ms", "2000", "--linger-ms", "10"]).unwrap();
         assert_eq!(
             (short.delivery_timeout, short.request_timeout),

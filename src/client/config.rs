@@ -1,9 +1,10 @@
 //! [`ClientConfig`]: what every client actor shares (bootstrap list, client id,
-//! connection settings, metadata ages, retry backoff), and [`ConfigError`].
+//! connection and security settings, metadata ages, retry backoff), and
+//! [`ConfigError`].
 
 use std::time::Duration;
 
-use crate::net::{ConnectionConfig, DEFAULT_CLIENT_ID};
+use crate::net::{ConnectionConfig, ConnectionError, SaslConfig, SecurityProtocol, TlsConfig, DEFAULT_CLIENT_ID};
 
 /// Settings shared by the [`Cluster`](super::Cluster) actor and the producers and
 /// consumers built on it.
@@ -24,6 +25,20 @@ use crate::net::{ConnectionConfig, DEFAULT_CLIENT_ID};
 /// assert_eq!(config.bootstrap, ["k1:9092", "k2:9092"]);
 /// assert_eq!(config.connection.client_id.as_deref(), Some("billing"));
 /// assert!(config.validate().is_ok());
+/// ```
+///
+/// A secured cluster (SASL/SCRAM over TLS, a private CA):
+///
+/// ```
+/// use actix_kafka::client::ClientConfig;
+/// use actix_kafka::net::{SaslConfig, SecurityProtocol, TlsConfig};
+///
+/// let config = ClientConfig::new("kafka.example.com:9093")
+///     .security_protocol(SecurityProtocol::SaslSsl)
+///     .tls(TlsConfig::default().ca_file("ca.pem"))
+///     .sasl(SaslConfig::scram_sha_512("alice", "alice-secret"));
+/// assert!(config.validate().is_ok());
+/// assert!(!format!("{config:?}").contains("alice-secret"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -106,6 +121,27 @@ impl ClientConfig {
         self
     }
 
+    /// Kafka's `security.protocol`, for every connection of every client built on
+    /// this config. Default: [`SecurityProtocol::Plaintext`].
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.connection.security_protocol = protocol;
+        self
+    }
+
+    /// The TLS settings of `ssl` and `sasl_ssl` connections. Default: trust the
+    /// system roots, no client certificate, verify the host name.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.connection.tls = tls;
+        self
+    }
+
+    /// The SASL mechanism and credentials of `sasl_plaintext` and `sasl_ssl`
+    /// connections. Default: none.
+    pub fn sasl(mut self, sasl: SaslConfig) -> Self {
+        self.connection.sasl = Some(sasl);
+        self
+    }
+
     /// The age after which the metadata is refreshed even if nobody asks.
     /// Default: 5 minutes.
     pub fn metadata_max_age(mut self, age: Duration) -> Self {
@@ -144,8 +180,10 @@ impl ClientConfig {
     /// # Errors
     ///
     /// [`ConfigError::EmptyBootstrap`], [`ConfigError::InvalidAddress`] for an entry
-    /// that is not `host:port` with a port in 1-65535, or [`ConfigError::Invalid`] for a
-    /// zero timeout or max age, or a backoff whose initial delay exceeds its maximum.
+    /// that is not `host:port` with a port in 1-65535, [`ConfigError::Invalid`] for a
+    /// zero timeout or max age, or a backoff whose initial delay exceeds its maximum,
+    /// or [`ConfigError::Security`] when the security protocol and the SASL settings
+    /// do not fit (SASL without a mechanism, PLAIN without TLS unless allowed).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.bootstrap.is_empty() {
             return Err(ConfigError::EmptyBootstrap);
@@ -166,7 +204,7 @@ impl ClientConfig {
         if self.retry_backoff_max.is_zero() || self.retry_backoff > self.retry_backoff_max {
             return invalid("retry_backoff", "must be at most retry_backoff_max, which must be above zero");
         }
-        Ok(())
+        self.connection.check_security().map_err(|source| ConfigError::Security { source })
     }
 }
 
@@ -181,8 +219,28 @@ fn is_host_port(addr: &str) -> bool {
     }
 }
 
+impl PartialEq for ConfigError {
+    /// Field by field; two security errors are equal when they read the same
+    /// ([`ConnectionError`] has no `PartialEq`).
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ConfigError::EmptyBootstrap, ConfigError::EmptyBootstrap) => true,
+            (ConfigError::InvalidAddress { addr: a }, ConfigError::InvalidAddress { addr: b }) => a == b,
+            (ConfigError::Invalid { field: f1, reason: r1 }, ConfigError::Invalid { field: f2, reason: r2 }) => {
+                f1 == f2 && r1 == r2
+            }
+            (ConfigError::Security { source: a }, ConfigError::Security { source: b }) => {
+                a.to_string() == b.to_string()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ConfigError {}
+
 /// Why a [`ClientConfig`] was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// No bootstrap address was given.
@@ -201,6 +259,13 @@ pub enum ConfigError {
         field: &'static str,
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// The security settings do not fit together.
+    #[error("invalid security settings: {source}")]
+    Security {
+        /// What [`ConnectionConfig::check_security`] refused.
+        #[source]
+        source: ConnectionError,
     },
 }
 
@@ -241,5 +306,23 @@ mod tests {
         assert!(refused(ClientConfig::new("a:1").request_timeout(Duration::ZERO)));
         assert!(refused(ClientConfig::new("a:1").metadata_max_age(Duration::ZERO)));
         assert!(refused(ClientConfig::new("a:1").retry_backoff(Duration::from_secs(5))));
+    }
+
+    #[test]
+    fn security_reaches_the_connection_and_is_checked() {
+        let config = ClientConfig::new("a:1")
+            .security_protocol(SecurityProtocol::SaslSsl)
+            .tls(TlsConfig::default().ca_file("ca.pem"))
+            .sasl(SaslConfig::scram_sha_256("u", "p"));
+        assert_eq!(config.connection.security_protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(config.connection.tls, TlsConfig::default().ca_file("ca.pem"));
+        assert!(config.validate().is_ok());
+        let no_mechanism = ClientConfig::new("a:1").security_protocol(SecurityProtocol::SaslPlaintext);
+        assert!(matches!(no_mechanism.validate(), Err(ConfigError::Security { .. })));
+        let plain = no_mechanism.sasl(SaslConfig::plain("u", "p"));
+        assert!(matches!(
+            plain.validate(),
+            Err(ConfigError::Security { source: ConnectionError::InsecureSasl { .. } })
+        ));
     }
 }

@@ -36,7 +36,8 @@ pub(crate) async fn connect_one(addr: String, config: ConnectionConfig) -> Resul
 }
 
 /// Tries each address in order, then again after a backoff, until one connects or
-/// the patience runs out.
+/// the patience runs out; a non-retriable failure (authentication, TLS trust) ends it
+/// at once.
 pub(crate) async fn connect_first(
     candidates: Vec<String>,
     config: ConnectionConfig,
@@ -49,7 +50,10 @@ pub(crate) async fn connect_first(
         loop {
             for addr in &candidates {
                 match BrokerConnection::connect(addr, config.clone()).await {
-                    Ok(connection) => return connection,
+                    Ok(connection) => return Ok(connection),
+                    // Wrong credentials or an untrusted certificate will not get
+                    // better by asking again: fail fast, no retry storm.
+                    Err(error) if !error.is_retriable() => return Err(ClientError::Connection(error)),
                     Err(error) => tracing::debug!(broker = %addr, %error, "bootstrap connect failed"),
                 }
                 if !tried.contains(addr) {
@@ -60,7 +64,7 @@ pub(crate) async fn connect_first(
         }
     };
     let result = tokio::time::timeout_at(deadline, rounds).await;
-    result.map_err(|_| ClientError::NoBrokerAvailable { tried })
+    result.unwrap_or_else(|_| Err(ClientError::NoBrokerAvailable { tried }))
 }
 
 /// One metadata fetch: its result and how many requests it sent.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix::{Actor, Addr, Arbiter};
 use tokio::sync::watch;
 
-use super::config::EmbeddedClusterBuilder;
+use super::config::{EmbeddedClusterBuilder, ListenerSecurity};
 use super::context::Shared;
 use super::control::{self, Command};
 use super::controller::{ClusterView, Controller, CreateTopic, MoveLeader, Recover, SetNodeUp, StorageSettings};
@@ -47,6 +47,7 @@ impl EmbeddedCluster {
 
     pub(crate) async fn start(builder: EmbeddedClusterBuilder) -> Result<Self, EmbeddedError> {
         let addrs = builder.node_listen_addrs()?;
+        let security = ListenerSecurity::new(&builder)?;
         let data_dir = builder.data_dir.clone();
         if let Some(dir) = &data_dir {
             std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::Io {
@@ -103,6 +104,7 @@ impl EmbeddedCluster {
             groups,
             auto_create_topics: builder.auto_create_topics,
             max_frame_size: builder.max_frame_size,
+            security,
         });
         let listeners =
             bound.into_iter().map(|(id, _, socket)| (id, listener::spawn(socket, id, shared.clone()))).collect();

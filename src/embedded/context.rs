@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use actix::Addr;
 use tokio::sync::watch;
 
+use super::config::ListenerSecurity;
 use super::controller::{ClusterView, Controller};
 use super::faults::Faults;
 use super::fetch_sessions::NodeSessions;
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub groups: Groups,
     pub auto_create_topics: bool,
     pub max_frame_size: usize,
+    /// TLS and SASL of every listener.
+    pub security: ListenerSecurity,
 }
 
 impl Shared {

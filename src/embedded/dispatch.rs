@@ -27,8 +27,9 @@ pub(crate) enum Reply {
     Close,
 }
 
-/// Handles one request frame (without its size prefix).
-pub(crate) async fn handle(session: &Session, mut frame: Bytes) -> Reply {
+/// Handles one request frame (without its size prefix); `offers_sasl` adds the SASL
+/// APIs to the ApiVersions answer.
+pub(crate) async fn handle(session: &Session, mut frame: Bytes, offers_sasl: bool) -> Reply {
     let header = match RequestHeader::decode(&mut frame) {
         Ok(header) => header,
         Err(error) => {
@@ -54,16 +55,19 @@ pub(crate) async fn handle(session: &Session, mut frame: Bytes) -> Reply {
         version,
         correlation_id = header.correlation_id
     );
-    route(session, api, &header, frame).instrument(span).await
+    route(session, api, &header, frame, offers_sasl).instrument(span).await
 }
 
-async fn route(session: &Session, api: ApiKey, header: &RequestHeader, body: Bytes) -> Reply {
+async fn route(session: &Session, api: ApiKey, header: &RequestHeader, body: Bytes, offers_sasl: bool) -> Reply {
     use handlers::*;
     let v = header.api_version;
     let s = session;
     let client_id = header.client_id.as_deref().unwrap_or("");
     match api {
-        ApiKey::ApiVersions => serve(s, header, body, |r| async move { api_versions::handle(v, r) }).await,
+        ApiKey::ApiVersions => {
+            let answer = |r| async move { with_sasl_apis(api_versions::handle(v, r), offers_sasl) };
+            serve(s, header, body, answer).await
+        }
         ApiKey::Metadata => serve(s, header, body, |r| metadata::handle(s, v, r)).await,
         ApiKey::Produce => serve(s, header, body, |r| produce::handle(s, v, r)).await,
         ApiKey::Fetch => serve(s, header, body, |r| fetch::handle(s, v, r)).await,
@@ -81,6 +85,34 @@ async fn route(session: &Session, api: ApiKey, header: &RequestHeader, body: Byt
         ApiKey::DescribeGroups => serve(s, header, body, |r| groups::describe_groups(s, v, r)).await,
         ApiKey::ListGroups => serve(s, header, body, |r| groups::list_groups(s, v, r)).await,
         _ => Reply::Close,
+    }
+}
+
+/// Adds SaslHandshake and SaslAuthenticate to an ApiVersions answer, on a SASL
+/// listener. SaslHandshake is listed from v0, as Kafka does (librdkafka 2.0 requires
+/// v0 in the list to enable SASL at all), though a v0 handshake (raw tokens after it)
+/// is answered UNSUPPORTED_VERSION and closed.
+fn with_sasl_apis(
+    answer: Answer<crate::protocol::messages::ApiVersionsResponse>,
+    offers_sasl: bool,
+) -> Answer<crate::protocol::messages::ApiVersionsResponse> {
+    use crate::protocol::messages::api_versions_response::ApiVersion;
+    match answer {
+        Answer::Respond(mut response) if offers_sasl => {
+            for api in [ApiKey::SaslHandshake, ApiKey::SaslAuthenticate] {
+                let range = api.versions();
+                let entry = ApiVersion {
+                    api_key: api as i16,
+                    min_version: range.min,
+                    max_version: range.max,
+                    ..Default::default()
+                };
+                response.api_keys.push(entry);
+            }
+            response.api_keys.sort_by_key(|entry| entry.api_key);
+            Answer::Respond(response)
+        }
+        other => other,
     }
 }
 

@@ -58,7 +58,7 @@ async fn accept_loop(listener: TcpListener, node: i32, shared: Arc<Shared>, mut 
                         tracing::debug!(node, %peer, %error, "cannot set TCP_NODELAY");
                     }
                     let session = Session { node, shared: shared.clone(), client_host: peer.ip().to_string() };
-                    sessions.spawn_local(session::run(stream, session));
+                    sessions.spawn_local(session::accept(stream, session));
                 }
                 Err(error) => {
                     // Out of file descriptors, usually: back off instead of spinning.

@@ -25,7 +25,7 @@
 //!
 //! # What is served
 //!
-//! Every API of the codec except SASL, over the codec's whole version range
+//! Every API of the codec, over the codec's whole version range
 //! ([`ApiKey::versions`](crate::protocol::ApiKey::versions)): ApiVersions,
 //! Metadata, Produce, Fetch (long polls; KIP-227 incremental fetch sessions, up to
 //! 1,000 per node, least recently used evicted), ListOffsets,
@@ -40,6 +40,17 @@
 //! read (size over [`max_frame_size`](EmbeddedClusterBuilder::max_frame_size),
 //! negative size, bad header, unknown API or version, undecodable body) closes that
 //! connection only.
+//!
+//! # Security
+//!
+//! [`tls`](EmbeddedClusterBuilder::tls) serves TLS (rustls) on every listener, with
+//! [`tls_client_ca`](EmbeddedClusterBuilder::tls_client_ca) for mutual TLS;
+//! [`sasl`](EmbeddedClusterBuilder::sasl) requires SASL PLAIN, SCRAM-SHA-256/512 (and
+//! OAUTHBEARER with unsecured test tokens) before anything but ApiVersions is served,
+//! in frames of at most 512 KiB until authenticated; wrong credentials get
+//! SASL_AUTHENTICATION_FAILED and the connection closes.
+//! [`sasl_session_lifetime`](EmbeddedClusterBuilder::sasl_session_lifetime) announces a
+//! session lifetime (KIP-368) and closes connections whose session expired.
 //!
 //! # Fault hooks
 //!
@@ -100,6 +111,7 @@
 //! # Ok::<(), actix_kafka::embedded::EmbeddedError>(())
 //! ```
 
+mod auth;
 mod cluster;
 mod config;
 mod context;
@@ -114,10 +126,13 @@ mod listener;
 mod partition;
 mod session;
 mod state;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub mod group;
 pub mod log;
 
+pub use auth::parse_users;
 pub use cluster::EmbeddedCluster;
 pub use config::EmbeddedClusterBuilder;
 pub use error::EmbeddedError;

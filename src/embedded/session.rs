@@ -6,17 +6,28 @@
 //! `atomic_response` and no reordering guard. The state a session shares (topics,
 //! partitions, groups) lives in actors it sends messages to; its own state is just the
 //! socket. The listener keeps each session's handle, so `node_down` can end them all.
+//!
+//! On a secured listener the session first runs the TLS handshake (within
+//! [`TLS_HANDSHAKE_TIMEOUT`]), and its [`Authenticator`] admits each request: before
+//! SASL authentication only ApiVersions and the SASL APIs, in frames of at most 512 KiB
+//! (see `auth.rs`).
 
 use std::io;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::auth::{Admit, Authenticator};
 use super::context::Shared;
 use super::dispatch::{self, Reply};
+use crate::protocol::api_key::ApiKey;
 use crate::protocol::frame::frame_length;
+
+/// How long a client may take to complete the TLS handshake.
+pub(crate) const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a session knows about itself.
 pub(crate) struct Session {
@@ -28,12 +39,29 @@ pub(crate) struct Session {
     pub client_host: String,
 }
 
-/// Serves one connection until the client leaves, sends something unreadable, or the
-/// task is aborted (node down, shutdown).
-pub(crate) async fn run(mut stream: TcpStream, session: Session) {
+/// Serves one accepted connection: the TLS handshake first on a TLS listener.
+pub(crate) async fn accept(stream: TcpStream, session: Session) {
+    #[cfg(feature = "tls")]
+    if let Some(acceptor) = session.shared.security.tls.clone() {
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => run(tls, session).await,
+            Ok(Err(error)) => {
+                tracing::debug!(node = session.node, client = %session.client_host, %error, "TLS handshake failed");
+            }
+            Err(_) => tracing::debug!(node = session.node, client = %session.client_host, "TLS handshake timed out"),
+        }
+        return;
+    }
+    run(stream, session).await;
+}
+
+/// Serves one connection until the client leaves, sends something unreadable or
+/// not admitted, or the task is aborted (node down, shutdown).
+pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, session: Session) {
     let max_frame_size = session.shared.max_frame_size;
+    let mut auth = Authenticator::new(session.shared.security.sasl.clone());
     loop {
-        let frame = match read_frame(&mut stream, max_frame_size).await {
+        let frame = match read_frame(&mut stream, auth.max_frame_size(max_frame_size)).await {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
             Err(error) => {
@@ -41,9 +69,31 @@ pub(crate) async fn run(mut stream: TcpStream, session: Session) {
                 break;
             }
         };
-        match dispatch::handle(&session, frame).await {
+        let api = frame.get(..2).and_then(|key| ApiKey::from_i16(i16::from_be_bytes([key[0], key[1]])));
+        let Some(api) = api else { break };
+        let reply = match auth.admit(api, Instant::now()) {
+            Admit::Serve => dispatch::handle(&session, frame, auth.offers_sasl()).await,
+            Admit::Sasl => {
+                let answer = auth.handle(frame, Instant::now());
+                if let Some(frame) = answer.frame {
+                    if let Err(error) = write_answer(&mut stream, &frame).await {
+                        tracing::debug!(node = session.node, %error, "cannot write a SASL answer; closing connection");
+                        break;
+                    }
+                }
+                if answer.close {
+                    break;
+                }
+                continue;
+            }
+            Admit::Close(reason) => {
+                tracing::debug!(node = session.node, client = %session.client_host, %api, reason, "closing connection");
+                break;
+            }
+        };
+        match reply {
             Reply::Frame(answer) => {
-                if let Err(error) = stream.write_all(&answer).await {
+                if let Err(error) = write_answer(&mut stream, &answer).await {
                     tracing::debug!(node = session.node, %error, "cannot write an answer; closing connection");
                     break;
                 }
@@ -52,6 +102,12 @@ pub(crate) async fn run(mut stream: TcpStream, session: Session) {
             Reply::Close => break,
         }
     }
+}
+
+/// Writes a whole answer frame and flushes it (a TLS stream buffers).
+async fn write_answer<W: AsyncWrite + Unpin>(stream: &mut W, frame: &[u8]) -> io::Result<()> {
+    stream.write_all(frame).await?;
+    stream.flush().await
 }
 
 /// Reads one frame (without its size prefix); `Ok(None)` at a clean end of stream

@@ -1,8 +1,12 @@
 //! How a [`BrokerConnection`](super::BrokerConnection) talks: client id, frame limit,
-//! timeouts.
+//! timeouts, and security (TLS, SASL).
 
 use std::time::Duration;
 
+use super::auth::{SaslConfig, SaslMechanism};
+use super::error::ConnectionError;
+use super::security::SecurityProtocol;
+use super::tls::TlsConfig;
 use crate::protocol::frame::DEFAULT_MAX_FRAME_SIZE;
 
 /// The client id sent by default in every request header.
@@ -38,8 +42,15 @@ pub struct ConnectionConfig {
     pub max_frame_size: usize,
     /// How long one request waits for its response.
     pub request_timeout: Duration,
-    /// How long the TCP connect and the ApiVersions handshake may take together.
+    /// How long the TCP connect, the TLS handshake, ApiVersions and the SASL
+    /// exchange may take together.
     pub connect_timeout: Duration,
+    /// Kafka's `security.protocol`: whether to use TLS and SASL.
+    pub security_protocol: SecurityProtocol,
+    /// What to trust and which client certificate to show, for `ssl` and `sasl_ssl`.
+    pub tls: TlsConfig,
+    /// The SASL mechanism and credentials, for `sasl_plaintext` and `sasl_ssl`.
+    pub sasl: Option<SaslConfig>,
 }
 
 impl Default for ConnectionConfig {
@@ -51,6 +62,9 @@ impl Default for ConnectionConfig {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            security_protocol: SecurityProtocol::Plaintext,
+            tls: TlsConfig::default(),
+            sasl: None,
         }
     }
 }
@@ -86,11 +100,56 @@ impl ConnectionConfig {
     }
 
     /// How long [`BrokerConnection::connect`](super::BrokerConnection::connect) may
-    /// take for the TCP connect and the ApiVersions handshake together.
+    /// take for the TCP connect, the TLS handshake, ApiVersions and SASL together.
     /// Default: 10 seconds.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
+    }
+
+    /// Kafka's `security.protocol`. Default: [`SecurityProtocol::Plaintext`].
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.security_protocol = protocol;
+        self
+    }
+
+    /// The TLS settings used by `ssl` and `sasl_ssl`. Default: trust the system
+    /// roots, no client certificate, check the host name.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The SASL mechanism and credentials used by `sasl_plaintext` and `sasl_ssl`.
+    /// Default: none.
+    pub fn sasl(mut self, sasl: SaslConfig) -> Self {
+        self.sasl = Some(sasl);
+        self
+    }
+
+    /// Checks that the security protocol and the SASL settings fit together.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectionError::SecurityMismatch`] for SASL without a mechanism or a
+    /// mechanism without SASL, [`ConnectionError::InsecureSasl`] for PLAIN over
+    /// `sasl_plaintext` unless explicitly allowed.
+    pub fn check_security(&self) -> Result<(), ConnectionError> {
+        let protocol = self.security_protocol;
+        match (&self.sasl, protocol.uses_sasl()) {
+            (None, true) => Err(ConnectionError::SecurityMismatch { protocol, problem: "needs a SASL mechanism" }),
+            (Some(_), false) => {
+                Err(ConnectionError::SecurityMismatch { protocol, problem: "does not use the SASL settings given" })
+            }
+            (Some(sasl), true)
+                if sasl.mechanism() == SaslMechanism::Plain
+                    && !protocol.uses_tls()
+                    && !sasl.allows_plain_over_plaintext() =>
+            {
+                Err(ConnectionError::InsecureSasl { mechanism: SaslMechanism::Plain })
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -107,5 +166,30 @@ mod tests {
         assert_eq!(config.max_frame_size, 100 * 1024 * 1024);
         assert_eq!(config.request_timeout, Duration::from_secs(30));
         assert_eq!(config.connect_timeout, Duration::from_secs(10));
+        assert_eq!(config.security_protocol, SecurityProtocol::Plaintext);
+        assert_eq!(config.tls, TlsConfig::default());
+        assert!(config.sasl.is_none());
+        assert!(config.check_security().is_ok());
+    }
+
+    #[test]
+    fn security_settings_must_fit_together() {
+        let sasl_ssl = ConnectionConfig::default().security_protocol(SecurityProtocol::SaslSsl);
+        assert!(matches!(sasl_ssl.check_security(), Err(ConnectionError::SecurityMismatch { .. })));
+        assert!(sasl_ssl.clone().sasl(SaslConfig::plain("u", "p")).check_security().is_ok());
+        let stray = ConnectionConfig::default().sasl(SaslConfig::scram_sha_256("u", "p"));
+        assert!(matches!(stray.check_security(), Err(ConnectionError::SecurityMismatch { .. })));
+        let plain = ConnectionConfig::default().security_protocol(SecurityProtocol::SaslPlaintext);
+        let refused = plain.clone().sasl(SaslConfig::plain("u", "p"));
+        assert!(matches!(refused.check_security(), Err(ConnectionError::InsecureSasl { .. })));
+        assert!(plain
+            .clone()
+            .sasl(SaslConfig::plain("u", "p").allow_plain_over_plaintext(true))
+            .check_security()
+            .is_ok());
+        assert!(
+            plain.sasl(SaslConfig::scram_sha_512("u", "p")).check_security().is_ok(),
+            "SCRAM never sends the password"
+        );
     }
 }

@@ -4,15 +4,18 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 
+use super::auth::{self, SaslVersions};
 use super::config::ConnectionConfig;
 use super::error::ConnectionError;
 use super::handshake;
-use super::transport::Transport;
+use super::tls;
+use super::transport::{Gate, Transport};
 use super::versions::NegotiatedVersions;
 use crate::protocol::frame::decode_response;
 use crate::protocol::{ApiKey, Request};
 
-/// One TCP connection to one broker, after the ApiVersions handshake.
+/// One TCP (or TLS) connection to one broker, after the ApiVersions handshake and,
+/// with SASL, authenticated.
 ///
 /// A cheap, `Send + Sync` handle: clones share the connection, and any number of
 /// requests may be in flight at once (pipelined, matched by correlation id). The
@@ -40,21 +43,28 @@ pub struct BrokerConnection {
 
 #[derive(Debug)]
 struct Inner {
-    transport: Transport,
+    /// Shared with the re-authentication task, which holds only a `Weak`: the
+    /// connection closes when the last handle goes.
+    transport: Arc<Transport>,
     versions: NegotiatedVersions,
 }
 
 impl BrokerConnection {
     /// Opens a TCP connection to `addr` (`"host:port"`, resolved by the system), sets
-    /// `TCP_NODELAY` and runs the ApiVersions handshake, all within
-    /// [`ConnectionConfig::connect_timeout`].
+    /// `TCP_NODELAY`, runs the TLS handshake (`ssl`, `sasl_ssl`), the ApiVersions
+    /// handshake and the SASL exchange (`sasl_plaintext`, `sasl_ssl`), all within
+    /// [`ConnectionConfig::connect_timeout`]. With a SASL session lifetime from the
+    /// broker, the connection re-authenticates before it ends (KIP-368).
     ///
     /// # Errors
     ///
     /// [`ConnectionError::Connect`] when the socket cannot be opened,
     /// [`ConnectionError::ConnectTimeout`] after the connect timeout,
     /// [`ConnectionError::ApiVersions`] when the broker answers the handshake with an
-    /// error, or any error of the handshake's request.
+    /// error, the security errors ([`ConnectionError::TlsHandshake`],
+    /// [`ConnectionError::TlsExpected`], [`ConnectionError::SaslAuthentication`],
+    /// [`ConnectionError::InsecureSasl`]...; none of them retriable), or any error of
+    /// the handshakes' requests.
     pub async fn connect(addr: &str, config: ConnectionConfig) -> Result<Self, ConnectionError> {
         let timeout = config.connect_timeout;
         let span = tracing::debug_span!("kafka_connect", broker = %addr);
@@ -64,12 +74,40 @@ impl BrokerConnection {
     }
 
     async fn open(addr: &str, config: ConnectionConfig) -> Result<Self, ConnectionError> {
+        config.check_security()?;
         let connect_error = |source| ConnectionError::Connect { addr: addr.to_owned(), source: Arc::new(source) };
         let stream = TcpStream::connect(addr).await.map_err(connect_error)?;
         stream.set_nodelay(true).map_err(connect_error)?;
-        // Dropped (and so closed) if the handshake fails.
-        let transport = Transport::start(stream, addr, config);
-        let versions = handshake::negotiate(&transport).await?;
+        let protocol = config.security_protocol;
+        let sasl = config.sasl.clone().filter(|_| protocol.uses_sasl());
+        // Dropped (and so closed) if a handshake fails.
+        let transport = Arc::new(if protocol.uses_tls() {
+            let stream = tls::connect(&config.tls, addr, stream).await?;
+            let (read_half, write_half) = tokio::io::split(stream);
+            Transport::start(read_half, write_half, addr, config)
+        } else {
+            let (read_half, write_half) = stream.into_split();
+            Transport::start(read_half, write_half, addr, config)
+        });
+        let versions = handshake::negotiate(&transport).await.map_err(|error| match error {
+            ConnectionError::FrameTooLarge { size, .. } if !protocol.uses_tls() && looks_like_tls(size) => {
+                ConnectionError::TlsExpected { addr: addr.to_owned(), protocol }
+            }
+            other => other,
+        })?;
+        if let Some(sasl) = sasl {
+            let sasl_versions = SaslVersions::negotiate(addr, &versions)?;
+            if let Some(lifetime) = auth::authenticate(&transport, sasl_versions, &sasl, Gate::Take).await? {
+                let task = auth::reauthenticate_periodically(
+                    Arc::downgrade(&transport),
+                    transport.shared(),
+                    sasl_versions,
+                    sasl,
+                    lifetime,
+                );
+                tokio::spawn(task);
+            }
+        }
         Ok(Self { inner: Arc::new(Inner { transport, versions }) })
     }
 
@@ -163,5 +201,25 @@ impl BrokerConnection {
     #[cfg(test)]
     pub(super) fn waiting(&self) -> usize {
         self.inner.transport.waiting()
+    }
+}
+
+/// Whether a size prefix is really the start of a TLS record (content type 21 alert
+/// or 22 handshake, version 3.x): a TLS port answering a plaintext request.
+fn looks_like_tls(size: usize) -> bool {
+    let Ok(prefix) = u32::try_from(size) else { return false };
+    let [content_type, major, _, _] = prefix.to_be_bytes();
+    matches!(content_type, 0x15 | 0x16) && major == 0x03
+}
+
+#[cfg(test)]
+mod tls_hint_tests {
+    use super::looks_like_tls;
+
+    #[test]
+    fn a_tls_alert_read_as_a_size_prefix_is_recognised() {
+        assert!(looks_like_tls(u32::from_be_bytes([0x15, 0x03, 0x03, 0x00]) as usize));
+        assert!(looks_like_tls(u32::from_be_bytes([0x16, 0x03, 0x01, 0x02]) as usize));
+        assert!(!looks_like_tls(200 * 1024 * 1024));
     }
 }

@@ -4,6 +4,10 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::auth::{SaslMechanism, TokenError};
+use super::sasl::SaslError;
+use super::security::SecurityProtocol;
+use super::tls::TlsProblem;
 use crate::protocol::{ApiKey, DecodeError, EncodeError, ErrorCode, VersionRange};
 
 /// Why a connection could not be opened or a request could not be answered.
@@ -144,6 +148,99 @@ pub enum ConnectionError {
         /// The frame's size.
         size: usize,
     },
+    /// The TLS settings cannot be used: a CA, certificate or key file that is
+    /// missing or holds nothing usable. Never quotes a key.
+    #[error("invalid TLS {what}: {reason}")]
+    TlsConfig {
+        /// Which setting.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The TLS handshake failed: a certificate the client does not trust, a host
+    /// name mismatch, a refused client certificate, or a peer that is not TLS.
+    #[error("TLS handshake with broker {addr} failed: {problem} ({detail})")]
+    TlsHandshake {
+        /// The broker's `host:port`.
+        addr: String,
+        /// What went wrong, as far as it can be told.
+        problem: TlsProblem,
+        /// rustls' own description.
+        detail: String,
+    },
+    /// The broker answered the first plaintext request with TLS: the port expects
+    /// TLS (set the security protocol to `ssl` or `sasl_ssl`).
+    #[error("broker {addr} answered with TLS: is this a TLS port? (the security protocol is {protocol})")]
+    TlsExpected {
+        /// The broker's `host:port`.
+        addr: String,
+        /// The protocol the connection was opened with.
+        protocol: SecurityProtocol,
+    },
+    /// `ssl` or `sasl_ssl` was asked for, but this build has no `tls` feature.
+    #[error("TLS was asked for, but actix-kafka was built without its `tls` feature")]
+    TlsUnavailable,
+    /// The security protocol and the SASL settings do not fit together: SASL asked
+    /// for without a mechanism, or a mechanism set for a non-SASL protocol.
+    #[error("security protocol {protocol} {problem}")]
+    SecurityMismatch {
+        /// The configured protocol.
+        protocol: SecurityProtocol,
+        /// What does not fit.
+        problem: &'static str,
+    },
+    /// PLAIN over `sasl_plaintext` would send the password unencrypted; it needs
+    /// `SaslConfig::allow_plain_over_plaintext`.
+    #[error("refusing SASL {mechanism} without TLS: it would send the password in the clear (use sasl_ssl, or allow it explicitly)")]
+    InsecureSasl {
+        /// The mechanism.
+        mechanism: SaslMechanism,
+    },
+    /// The broker does not offer our SASL mechanism.
+    #[error("broker {addr} does not offer SASL mechanism {mechanism} (it offers {enabled:?})")]
+    SaslMechanismRefused {
+        /// The broker's `host:port`.
+        addr: String,
+        /// Our mechanism.
+        mechanism: SaslMechanism,
+        /// The mechanisms the broker has enabled.
+        enabled: Vec<String>,
+    },
+    /// The broker refused the authentication (wrong credentials: SASL_AUTHENTICATION_FAILED).
+    /// The message is the broker's; no password or token is ever put here.
+    #[error("SASL {mechanism} authentication with broker {addr} failed: {error}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    SaslAuthentication {
+        /// The broker's `host:port`.
+        addr: String,
+        /// Our mechanism.
+        mechanism: SaslMechanism,
+        /// The broker's error code.
+        error: ErrorCode,
+        /// The broker's error message, if any.
+        message: Option<String>,
+    },
+    /// The client side of the SASL exchange refused the broker's messages (a SCRAM
+    /// server that cannot prove it knows the password, a bad nonce, too few
+    /// iterations...).
+    #[error("SASL {mechanism} exchange with broker {addr} failed: {source}")]
+    Sasl {
+        /// The broker's `host:port`.
+        addr: String,
+        /// Our mechanism.
+        mechanism: SaslMechanism,
+        /// What the mechanism refused.
+        #[source]
+        source: SaslError,
+    },
+    /// The OAUTHBEARER token provider had no token.
+    #[error("cannot authenticate to broker {addr}: {source}")]
+    TokenProvider {
+        /// The broker's `host:port`.
+        addr: String,
+        /// The provider's error.
+        #[source]
+        source: TokenError,
+    },
 }
 
 impl ConnectionError {
@@ -158,6 +255,21 @@ impl ConnectionError {
             | ConnectionError::Closed { .. }
             | ConnectionError::RequestTimeout { .. } => true,
             ConnectionError::ApiVersions { error, .. } => error.is_retriable(),
+            // A broker that hung up mid-handshake may be restarting; certificate and
+            // configuration problems will not go away by themselves.
+            ConnectionError::TlsHandshake { problem, .. } => *problem == TlsProblem::NotTls,
+            // A token provider may well have a token a moment later.
+            ConnectionError::TokenProvider { .. } => true,
+            // Authentication failures are final, so that callers fail fast instead
+            // of hammering the broker with wrong credentials.
+            ConnectionError::TlsConfig { .. }
+            | ConnectionError::TlsExpected { .. }
+            | ConnectionError::TlsUnavailable
+            | ConnectionError::SecurityMismatch { .. }
+            | ConnectionError::InsecureSasl { .. }
+            | ConnectionError::SaslMechanismRefused { .. }
+            | ConnectionError::SaslAuthentication { .. }
+            | ConnectionError::Sasl { .. } => false,
             ConnectionError::FrameTooLarge { .. }
             | ConnectionError::NegativeFrameSize { .. }
             | ConnectionError::Encode { .. }
@@ -166,6 +278,18 @@ impl ConnectionError {
             | ConnectionError::CorrelationMismatch { .. }
             | ConnectionError::ShortFrame { .. } => false,
         }
+    }
+
+    /// Whether this is an authentication or TLS trust failure: wrong credentials, a
+    /// refused mechanism, a certificate not trusted. Such errors are not retriable.
+    pub fn is_authentication_failure(&self) -> bool {
+        matches!(
+            self,
+            ConnectionError::SaslAuthentication { .. }
+                | ConnectionError::SaslMechanismRefused { .. }
+                | ConnectionError::Sasl { .. }
+                | ConnectionError::TlsHandshake { .. }
+        ) && !self.is_retriable()
     }
 
     /// The I/O error kind, for [`Connect`](Self::Connect) and [`Io`](Self::Io).
@@ -217,6 +341,32 @@ mod tests {
         assert!(
             !ConnectionError::ApiVersions { addr: addr.into(), error: ErrorCode::UnsupportedVersion }.is_retriable()
         );
+    }
+
+    #[test]
+    fn authentication_failures_are_final() {
+        let refused = ConnectionError::SaslAuthentication {
+            addr: "b:9092".into(),
+            mechanism: SaslMechanism::ScramSha256,
+            error: ErrorCode::SaslAuthenticationFailed,
+            message: Some("invalid credentials".into()),
+        };
+        assert!(!refused.is_retriable());
+        assert!(refused.is_authentication_failure());
+        assert_eq!(
+            refused.to_string(),
+            "SASL SCRAM-SHA-256 authentication with broker b:9092 failed: SASL_AUTHENTICATION_FAILED (58): invalid credentials"
+        );
+        let mismatch = ConnectionError::TlsHandshake {
+            addr: "b:9093".into(),
+            problem: TlsProblem::NameMismatch,
+            detail: "x".into(),
+        };
+        assert!(!mismatch.is_retriable());
+        let hung_up =
+            ConnectionError::TlsHandshake { addr: "b:9093".into(), problem: TlsProblem::NotTls, detail: "x".into() };
+        assert!(hung_up.is_retriable());
+        assert!(!ConnectionError::InsecureSasl { mechanism: SaslMechanism::Plain }.is_retriable());
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot, RwLock, RwLockWriteGuard};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -16,7 +16,7 @@ use super::error::ConnectionError;
 use super::shared::Shared;
 use super::writer::{Outgoing, QUEUE_DEPTH};
 use super::{reader, writer};
-use crate::protocol::frame::encode_request;
+use crate::protocol::frame::{decode_response, encode_request};
 use crate::protocol::{ApiKey, Request};
 
 /// A running connection: the shared state, the writer's queue and the two tasks.
@@ -27,17 +27,45 @@ pub(super) struct Transport {
     queue: mpsc::Sender<Outgoing>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     config: ConnectionConfig,
+    /// Held shared while a request's frame is queued, exclusively for a whole
+    /// re-authentication: see `auth.rs` for why no frame may come in between.
+    gate: RwLock<()>,
+}
+
+/// Whether a request takes the transport's gate (shared) or its caller already holds
+/// it exclusively (re-authentication).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Gate {
+    /// Take the gate shared while queueing the frame.
+    Take,
+    /// The caller holds the gate exclusively.
+    Held,
 }
 
 impl Transport {
-    /// Starts the reader and writer tasks on `stream`.
-    pub(super) fn start(stream: TcpStream, addr: &str, config: ConnectionConfig) -> Self {
+    /// Starts the reader and writer tasks on the two halves of a stream (a TCP
+    /// stream's owned halves, or a TLS stream split with `tokio::io::split`).
+    pub(super) fn start<R, W>(read_half: R, write_half: W, addr: &str, config: ConnectionConfig) -> Self
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let shared = Arc::new(Shared::new(addr));
-        let (read_half, write_half) = stream.into_split();
         let (queue, queued) = mpsc::channel(QUEUE_DEPTH);
         let reader = tokio::spawn(reader::run(read_half, shared.clone(), config.max_frame_size));
         let writer = tokio::spawn(writer::run(write_half, queued, shared.clone()));
-        Self { shared, queue, tasks: Mutex::new(vec![reader, writer]), config }
+        Self { shared, queue, tasks: Mutex::new(vec![reader, writer]), config, gate: RwLock::new(()) }
+    }
+
+    /// The state shared with the I/O tasks.
+    pub(super) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Waits until no request is queueing its frame and keeps every other request
+    /// from queueing one until the guard is dropped.
+    pub(super) async fn gate_exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write().await
     }
 
     pub(super) fn addr(&self) -> &str {
@@ -73,10 +101,27 @@ impl Transport {
     /// Sends `request` at `version` and returns the response frame (header and body,
     /// without the size prefix).
     pub(super) async fn call<R: Request>(&self, request: &R, version: i16) -> Result<Bytes, ConnectionError> {
+        self.call_gated(request, version, Gate::Take).await
+    }
+
+    /// Like [`call`](Self::call), decoding the response.
+    pub(super) async fn call_decoded<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        gate: Gate,
+    ) -> Result<R::Response, ConnectionError> {
+        let frame = self.call_gated(request, version, gate).await?;
+        decode_response::<R::Response>(frame, R::API_KEY, version).map(|(_, response)| response).map_err(|source| {
+            ConnectionError::Decode { addr: self.addr().to_owned(), api: R::API_KEY, version, source }
+        })
+    }
+
+    async fn call_gated<R: Request>(&self, request: &R, version: i16, gate: Gate) -> Result<Bytes, ConnectionError> {
         let (correlation_id, frame) = self.encode(request, version)?;
         let span = self.span::<R>(version, correlation_id);
         let started = Instant::now();
-        let result = self.round_trip(R::API_KEY, correlation_id, frame).instrument(span.clone()).await;
+        let result = self.round_trip(R::API_KEY, correlation_id, frame, gate).instrument(span.clone()).await;
         let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         span.in_scope(|| match &result {
             Ok(response) => tracing::debug!(elapsed_us, response_bytes = response.len(), "response received"),
@@ -85,9 +130,19 @@ impl Transport {
         result
     }
 
-    async fn round_trip(&self, api: ApiKey, correlation_id: i32, frame: Bytes) -> Result<Bytes, ConnectionError> {
+    async fn round_trip(
+        &self,
+        api: ApiKey,
+        correlation_id: i32,
+        frame: Bytes,
+        gate: Gate,
+    ) -> Result<Bytes, ConnectionError> {
         let timeout = self.config.request_timeout;
         let exchange = async {
+            let shared_gate = match gate {
+                Gate::Take => Some(self.gate.read().await),
+                Gate::Held => None,
+            };
             let reply = self.shared.register(correlation_id, api)?;
             let mut registration = Registration { shared: &self.shared, correlation_id, handed_over: false };
             let permit = self.queue.reserve().await.map_err(|_| self.shared.close_cause())?;
@@ -95,6 +150,7 @@ impl Transport {
             // future is dropped, and its response then finds a closed waiter.
             permit.send(Outgoing { frame, written: None });
             registration.handed_over = true;
+            drop(shared_gate);
             reply.await.unwrap_or_else(|_| Err(self.shared.close_cause()))
         };
         tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
@@ -113,8 +169,10 @@ impl Transport {
                 return Err(ConnectionError::closed(self.addr()));
             }
             let (done, written) = oneshot::channel();
+            let gate = self.gate.read().await;
             let permit = self.queue.reserve().await.map_err(|_| self.shared.close_cause())?;
             permit.send(Outgoing { frame, written: Some(done) });
+            drop(gate);
             written.await.map_err(|_| self.shared.close_cause())
         };
         let result = tokio::time::timeout(timeout, exchange).instrument(span.clone()).await.unwrap_or_else(|_| {

@@ -65,6 +65,15 @@ impl TopicProducer {
             act.looking_up = false;
             let count = match answer {
                 Ok(Ok(metadata)) => metadata.partition_count(&act.topic),
+                // Wrong credentials, an untrusted certificate: asking again cannot
+                // help, so the waiting records fail now instead of at their deadline.
+                Ok(Err(error)) if !error.is_retriable() => {
+                    for record in std::mem::take(&mut act.waiting) {
+                        act.fail(record, None, ProduceError::Client(error.clone()));
+                    }
+                    act.last_error = Some(error);
+                    return;
+                }
                 Ok(Err(error)) => {
                     act.last_error = Some(error);
                     None

@@ -12,7 +12,9 @@
 // Each test crate uses its own part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod certs;
 pub mod check;
+pub mod counting_proxy;
 pub mod kcat;
 pub mod mock;
 pub mod peers;

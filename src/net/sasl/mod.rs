@@ -151,7 +151,7 @@ pub enum SaslError {
 }
 
 /// `N` bytes from the operating system's CSPRNG.
-fn random_bytes<const N: usize>() -> Result<[u8; N], SaslError> {
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], SaslError> {
     use std::io::Read;
     let mut bytes = [0; N];
     std::fs::File::open("/dev/urandom")
