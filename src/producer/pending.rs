@@ -66,10 +66,65 @@ impl BatchCollector {
     }
 }
 
+/// The reply of one [`Produce`](super::Produce): the result meets the caller's
+/// channel, whichever comes first.
+///
+/// Why not a channel of our own: actix hands a handler's reply channel to the
+/// response only after the handler returned, and forwarding from a channel of ours to
+/// it costs a spawned task per record. The slot takes actix's channel directly
+/// ([`attach`](Self::attach)), so an answered record costs one send on it.
+#[derive(Debug, Default)]
+pub(crate) struct ReplySlot {
+    state: Mutex<SlotState>,
+}
+
+#[derive(Debug, Default)]
+enum SlotState {
+    /// Neither the caller's channel nor the result yet.
+    #[default]
+    Empty,
+    /// The caller's channel, waiting for the result.
+    Waiting(oneshot::Sender<RecordResult>),
+    /// The result, waiting for the caller's channel.
+    Done(RecordResult),
+    /// Delivered, or no one to deliver to.
+    Closed,
+}
+
+impl ReplySlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The record's result: sent at once when the caller's channel is there.
+    pub(crate) fn complete(&self, result: RecordResult) {
+        let mut state = self.lock();
+        match std::mem::replace(&mut *state, SlotState::Closed) {
+            // The caller may have stopped waiting; nothing to do then.
+            SlotState::Waiting(sender) => drop(sender.send(result)),
+            SlotState::Empty => *state = SlotState::Done(result),
+            done @ (SlotState::Done(_) | SlotState::Closed) => *state = done,
+        }
+    }
+
+    /// The caller's channel (`None` for a `do_send`): gets the result at once when it
+    /// is already there.
+    pub(crate) fn attach(&self, sender: Option<oneshot::Sender<RecordResult>>) {
+        let mut state = self.lock();
+        match (std::mem::replace(&mut *state, SlotState::Closed), sender) {
+            (SlotState::Done(result), Some(sender)) => drop(sender.send(result)),
+            (SlotState::Empty, Some(sender)) => *state = SlotState::Waiting(sender),
+            // A do_send: the result, now or later, goes nowhere.
+            (_, None) => {}
+            (other, Some(_)) => *state = other,
+        }
+    }
+}
+
 /// Where one record's result goes.
 #[derive(Debug, Default)]
 pub(crate) struct Reply {
-    pub(crate) single: Option<oneshot::Sender<RecordResult>>,
+    pub(crate) single: Option<Arc<ReplySlot>>,
     pub(crate) report_to: Option<Recipient<DeliveryReport>>,
     pub(crate) batch: Option<(Arc<BatchCollector>, usize)>,
 }
@@ -164,15 +219,15 @@ impl PendingRecord {
                 partition,
                 result: result.clone(),
                 key: self.record.key.clone(),
+                value: self.record.value.clone(),
             };
             recipient.do_send(report);
         }
         if let Some((collector, index)) = batch {
             collector.set(index, result.clone());
         }
-        if let Some(sender) = single {
-            // The caller may have stopped waiting (a `do_send`); nothing to do then.
-            let _ignored = sender.send(result);
+        if let Some(slot) = single {
+            slot.complete(result);
         }
         drop(self.permit);
         outstanding.done(self.id);
@@ -200,6 +255,28 @@ mod tests {
         assert_eq!(results[0].as_ref().unwrap().offset, 0);
         assert!(results[1].is_err());
         assert_eq!(results[2].as_ref().unwrap().offset, 2);
+    }
+
+    #[test]
+    fn a_slot_delivers_whichever_comes_first() {
+        let early = ReplySlot::default();
+        early.complete(meta(1));
+        let (tx, mut rx) = oneshot::channel();
+        early.attach(Some(tx));
+        assert_eq!(rx.try_recv().unwrap().unwrap().offset, 1);
+
+        let late = ReplySlot::default();
+        let (tx, mut rx) = oneshot::channel();
+        late.attach(Some(tx));
+        assert!(rx.try_recv().is_err());
+        late.complete(meta(2));
+        late.complete(meta(3)); // only the first result counts
+        assert_eq!(rx.try_recv().unwrap().unwrap().offset, 2);
+
+        let fire_and_forget = ReplySlot::default();
+        fire_and_forget.attach(None);
+        fire_and_forget.complete(meta(4));
+        assert!(matches!(*fire_and_forget.lock(), SlotState::Closed));
     }
 
     #[test]
