@@ -3,7 +3,7 @@
 //! text or as one JSON line.
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -168,19 +168,18 @@ impl Summary {
         );
         match &self.latency {
             Some(l) => {
-                let _ = write!(
-                    out,
+                out.push_str(&format!(
                     "\nlatency ms: avg {:.2}, p50 {:.2}, p95 {:.2}, p99 {:.2}, p99.9 {:.2}, max {:.2}",
                     l.avg, l.p50, l.p95, l.p99, l.p999, l.max
-                );
+                ));
             }
             None => out.push_str("\nlatency: not measured"),
         }
         if let (Some(cpu), Some(per_record)) = (self.cpu_seconds, self.cpu_us_per_record()) {
-            let _ = write!(out, "\nclient cpu: {cpu:.3} s, {per_record:.3} µs per record");
+            out.push_str(&format!("\nclient cpu: {cpu:.3} s, {per_record:.3} µs per record"));
         }
         if let Some(broker) = self.broker_cpu_seconds {
-            let _ = write!(out, " (embedded broker: {broker:.3} s more)");
+            out.push_str(&format!(" (embedded broker: {broker:.3} s more)"));
         }
         out
     }

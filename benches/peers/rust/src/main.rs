@@ -196,8 +196,10 @@ async fn rskafka(options: &Options) -> Result<usize, String> {
             let mut ok = 0;
             for chunk in mine.chunks(RSKAFKA_BATCH) {
                 while in_flight.len() >= RSKAFKA_IN_FLIGHT {
-                    if let Some(Ok(offsets)) = in_flight.next().await {
-                        ok += Vec::len(&offsets);
+                    match in_flight.next().await {
+                        Some(Ok(offsets)) => ok += Vec::len(&offsets),
+                        Some(Err(e)) => eprintln!("peer-bench rskafka partition {partition}: {e}"),
+                        None => {}
                     }
                 }
                 let records: Vec<Record> = chunk
@@ -213,8 +215,9 @@ async fn rskafka(options: &Options) -> Result<usize, String> {
                 in_flight.push(async move { partition_client.produce(records, compression).await });
             }
             while let Some(done) = in_flight.next().await {
-                if let Ok(offsets) = done {
-                    ok += offsets.len();
+                match done {
+                    Ok(offsets) => ok += offsets.len(),
+                    Err(e) => eprintln!("peer-bench rskafka partition {partition}: {e}"),
                 }
             }
             ok
