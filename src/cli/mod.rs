@@ -11,6 +11,7 @@
 
 pub mod broker;
 mod lines;
+pub mod perf;
 pub mod produce;
 pub mod security;
 
@@ -37,6 +38,8 @@ pub enum Command {
     /// Produce one record per stdin line to a topic; exit 0 only when every record
     /// was acknowledged.
     Produce(produce::ProduceArgs),
+    /// Measure a client's throughput, latency and CPU time (`perf produce`).
+    Perf(perf::PerfArgs),
 }
 
 /// Runs the parsed command and returns the process's exit code.
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Broker(args) => broker::run(args),
         Command::Produce(args) => produce::run(args),
+        Command::Perf(args) => perf::run(args),
     }
 }
 

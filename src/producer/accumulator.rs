@@ -72,7 +72,9 @@ impl<R: Weighed> Accumulator<R> {
         }
         self.open.push(record);
         self.open_bytes += size;
-        if self.open_bytes >= self.batch_bytes || self.linger.is_zero() {
+        // A zero linger is not a batch per record: the records pushed together (one
+        // message's worth) wait for `on_linger(now)`, which the caller makes at once.
+        if self.open_bytes >= self.batch_bytes {
             self.freeze();
             frozen = true;
         }
@@ -177,6 +179,9 @@ mod tests {
         acc.freeze();
         assert_eq!(acc.take_ready().count(), 1);
         let mut eager = Accumulator::new(100, 1000, Duration::ZERO);
-        assert_eq!(eager.push(1, now), Pushed::Frozen);
+        assert_eq!(eager.push(1, now), Pushed::Lingering(now));
+        assert_eq!(eager.push(2, now), Pushed::Lingering(now));
+        assert!(eager.on_linger(now), "a zero linger is due at once");
+        assert_eq!(sizes(eager.take_ready().collect()), vec![3], "records pushed together make one batch");
     }
 }

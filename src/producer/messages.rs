@@ -90,8 +90,9 @@ impl ProducerRecord {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<RecordMetadata, ProduceError>")]
 pub struct Produce {
-    /// The topic.
-    pub topic: String,
+    /// The topic. An `Arc` so that a sender of many records clones a pointer, not the
+    /// name, per record.
+    pub topic: Arc<str>,
     /// The record.
     pub record: ProducerRecord,
     /// Who also gets a [`DeliveryReport`] (for `do_send`, which drops the reply).
@@ -100,8 +101,14 @@ pub struct Produce {
 
 impl Produce {
     /// A record for `topic`, with no key, value or header yet.
-    pub fn to(topic: impl Into<String>) -> Self {
+    pub fn to(topic: impl Into<Arc<str>>) -> Self {
         Self { topic: topic.into(), record: ProducerRecord::default(), report_to: None }
+    }
+
+    /// Sets the whole record at once (key, value, headers, partition, timestamp).
+    pub fn record(mut self, record: ProducerRecord) -> Self {
+        self.record = record;
+        self
     }
 
     /// Sets the key.
@@ -164,6 +171,9 @@ pub struct DeliveryReport {
     pub result: Result<RecordMetadata, ProduceError>,
     /// The record's key.
     pub key: Option<Bytes>,
+    /// The record's value (a cheap clone of the `Bytes` that was sent), so that a
+    /// report can be matched to its record without a key.
+    pub value: Option<Bytes>,
 }
 
 /// Many records for one topic as one message: the fast path. The records cross each
@@ -172,14 +182,14 @@ pub struct DeliveryReport {
 #[rtype(result = "Result<Vec<Result<RecordMetadata, ProduceError>>, ProduceError>")]
 pub struct ProduceBatch {
     /// The topic.
-    pub topic: String,
+    pub topic: Arc<str>,
     /// The records, in order.
     pub records: Vec<ProducerRecord>,
 }
 
 impl ProduceBatch {
     /// An empty batch for `topic`.
-    pub fn to(topic: impl Into<String>) -> Self {
+    pub fn to(topic: impl Into<Arc<str>>) -> Self {
         Self { topic: topic.into(), records: Vec::new() }
     }
 

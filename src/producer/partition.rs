@@ -301,6 +301,8 @@ impl Handler<Records> for PartitionProducer {
         for record in records {
             frozen |= self.accumulator.push(record, now) == Pushed::Frozen;
         }
+        // With a zero linger the records that came together leave together, now.
+        frozen |= self.accumulator.on_linger(now);
         self.after_accumulate(ctx);
         if frozen {
             self.pump(ctx);

@@ -1,7 +1,6 @@
 //! A record on its way ([`PendingRecord`]) and the ways its reply is delivered.
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix::Recipient;
@@ -66,40 +65,144 @@ impl BatchCollector {
     }
 }
 
+/// The reply of one [`Produce`](super::Produce): the result meets the caller's
+/// channel, whichever comes first.
+///
+/// Why not a channel of our own: actix hands a handler's reply channel to the
+/// response only after the handler returned, and forwarding from a channel of ours to
+/// it costs a spawned task per record. The slot takes actix's channel directly
+/// ([`attach`](Self::attach)), so an answered record costs one send on it.
+#[derive(Debug, Default)]
+pub(crate) struct ReplySlot {
+    state: Mutex<SlotState>,
+}
+
+#[derive(Debug, Default)]
+enum SlotState {
+    /// Neither the caller's channel nor the result yet.
+    #[default]
+    Empty,
+    /// The caller's channel, waiting for the result.
+    Waiting(oneshot::Sender<RecordResult>),
+    /// The result, waiting for the caller's channel.
+    Done(RecordResult),
+    /// Delivered, or no one to deliver to.
+    Closed,
+}
+
+impl ReplySlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The record's result: sent at once when the caller's channel is there.
+    pub(crate) fn complete(&self, result: RecordResult) {
+        let mut state = self.lock();
+        match std::mem::replace(&mut *state, SlotState::Closed) {
+            // The caller may have stopped waiting; nothing to do then.
+            SlotState::Waiting(sender) => drop(sender.send(result)),
+            SlotState::Empty => *state = SlotState::Done(result),
+            done @ (SlotState::Done(_) | SlotState::Closed) => *state = done,
+        }
+    }
+
+    /// The caller's channel (`None` for a `do_send`): gets the result at once when it
+    /// is already there.
+    pub(crate) fn attach(&self, sender: Option<oneshot::Sender<RecordResult>>) {
+        let mut state = self.lock();
+        match (std::mem::replace(&mut *state, SlotState::Closed), sender) {
+            (SlotState::Done(result), Some(sender)) => drop(sender.send(result)),
+            (SlotState::Empty, Some(sender)) => *state = SlotState::Waiting(sender),
+            // A do_send: the result, now or later, goes nowhere.
+            (_, None) => {}
+            (other, Some(_)) => *state = other,
+        }
+    }
+}
+
 /// Where one record's result goes.
 #[derive(Debug, Default)]
 pub(crate) struct Reply {
-    pub(crate) single: Option<oneshot::Sender<RecordResult>>,
+    pub(crate) single: Option<Arc<ReplySlot>>,
     pub(crate) report_to: Option<Recipient<DeliveryReport>>,
     pub(crate) batch: Option<(Arc<BatchCollector>, usize)>,
 }
 
 /// Which records have not been answered yet, by id, so that [`Flush`](super::Flush)
 /// waits for exactly the records sent before it.
+///
+/// Ids are handed out in order and answered in any order: one bit per id, from the
+/// oldest unanswered one on (words that are all answered are dropped from the front).
+/// Registering and answering cost a bit flip under an uncontended lock, never an
+/// allocation per record.
 #[derive(Debug, Default)]
 pub(crate) struct Outstanding {
-    next_id: AtomicU64,
-    ids: Mutex<BTreeSet<u64>>,
+    ids: Mutex<IdBits>,
     changed: Notify,
 }
 
+#[derive(Debug, Default)]
+struct IdBits {
+    /// The id of bit 0 of `words[0]`; a multiple of 64.
+    base: u64,
+    /// Set bits are registered ids not answered yet.
+    words: VecDeque<u64>,
+    /// The next id.
+    next: u64,
+    open: usize,
+}
+
+impl IdBits {
+    fn first(&self) -> Option<u64> {
+        let (index, word) = self.words.iter().enumerate().find(|(_, word)| **word != 0)?;
+        Some(self.base + 64 * index as u64 + u64::from(word.trailing_zeros()))
+    }
+
+    fn locate(&self, id: u64) -> Option<(usize, u64)> {
+        let offset = id.checked_sub(self.base)?;
+        Some((usize::try_from(offset / 64).ok()?, 1 << (offset % 64)))
+    }
+}
+
 impl Outstanding {
+    fn lock(&self) -> std::sync::MutexGuard<'_, IdBits> {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Registers a new record and returns its id.
     pub(crate) fn register(&self) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.ids.lock().unwrap_or_else(PoisonError::into_inner).insert(id);
+        let mut ids = self.lock();
+        let id = ids.next;
+        ids.next += 1;
+        ids.open += 1;
+        if let Some((index, bit)) = ids.locate(id) {
+            if index >= ids.words.len() {
+                ids.words.resize(index + 1, 0);
+            }
+            ids.words[index] |= bit;
+        }
         id
     }
 
     /// The id the next record will get: a flush waits for every id below it.
     pub(crate) fn watermark(&self) -> u64 {
-        self.next_id.load(Ordering::Relaxed)
+        self.lock().next
     }
 
     fn done(&self, id: u64) {
-        let mut ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
-        let was_first = ids.first() == Some(&id);
-        ids.remove(&id);
+        let mut ids = self.lock();
+        let was_first = ids.first() == Some(id);
+        let Some((index, bit)) = ids.locate(id) else { return };
+        match ids.words.get_mut(index) {
+            Some(word) if *word & bit != 0 => *word &= !bit,
+            _ => return,
+        }
+        ids.open -= 1;
+        // Drop the answered words in front, but keep the one ids are still added to.
+        while ids.words.front() == Some(&0) && ids.base + 64 <= ids.next {
+            ids.words.pop_front();
+            ids.base += 64;
+        }
         if was_first {
             self.changed.notify_waiters();
         }
@@ -108,7 +211,7 @@ impl Outstanding {
     /// How many records are not answered yet.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.ids.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.lock().open
     }
 
     /// Resolves once every record with an id below `watermark` is answered.
@@ -117,7 +220,7 @@ impl Outstanding {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let first = self.ids.lock().unwrap_or_else(PoisonError::into_inner).first().copied();
+            let first = self.lock().first();
             if first.map_or(true, |first| first >= watermark) {
                 return;
             }
@@ -164,15 +267,15 @@ impl PendingRecord {
                 partition,
                 result: result.clone(),
                 key: self.record.key.clone(),
+                value: self.record.value.clone(),
             };
             recipient.do_send(report);
         }
         if let Some((collector, index)) = batch {
             collector.set(index, result.clone());
         }
-        if let Some(sender) = single {
-            // The caller may have stopped waiting (a `do_send`); nothing to do then.
-            let _ignored = sender.send(result);
+        if let Some(slot) = single {
+            slot.complete(result);
         }
         drop(self.permit);
         outstanding.done(self.id);
@@ -203,10 +306,54 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_delivers_whichever_comes_first() {
+        let early = ReplySlot::default();
+        early.complete(meta(1));
+        let (tx, mut rx) = oneshot::channel();
+        early.attach(Some(tx));
+        assert_eq!(rx.try_recv().unwrap().unwrap().offset, 1);
+
+        let late = ReplySlot::default();
+        let (tx, mut rx) = oneshot::channel();
+        late.attach(Some(tx));
+        assert!(rx.try_recv().is_err());
+        late.complete(meta(2));
+        late.complete(meta(3)); // only the first result counts
+        assert_eq!(rx.try_recv().unwrap().unwrap().offset, 2);
+
+        let fire_and_forget = ReplySlot::default();
+        fire_and_forget.attach(None);
+        fire_and_forget.complete(meta(4));
+        assert!(matches!(*fire_and_forget.lock(), SlotState::Closed));
+    }
+
+    #[test]
     fn an_empty_collector_answers_at_once() {
         let (tx, mut rx) = oneshot::channel();
         let _collector = BatchCollector::new(0, tx);
         assert!(rx.try_recv().unwrap().is_empty());
+    }
+
+    #[test]
+    fn ids_are_answered_in_any_order() {
+        let outstanding = Outstanding::default();
+        let ids: Vec<u64> = (0..300).map(|_| outstanding.register()).collect();
+        assert_eq!(ids, (0..300).collect::<Vec<_>>());
+        for id in (0..300).rev().filter(|id| id % 3 != 0) {
+            outstanding.done(id);
+        }
+        assert_eq!(outstanding.len(), 100);
+        assert_eq!(outstanding.lock().first(), Some(0));
+        outstanding.done(0);
+        outstanding.done(0); // a second answer changes nothing
+        assert_eq!(outstanding.lock().first(), Some(3));
+        for id in (3..300).step_by(3) {
+            outstanding.done(id);
+        }
+        assert_eq!((outstanding.len(), outstanding.lock().first()), (0, None));
+        assert!(outstanding.lock().words.len() <= 1, "answered words are dropped");
+        assert_eq!(outstanding.register(), 300);
+        assert_eq!(outstanding.lock().first(), Some(300));
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -13,12 +14,10 @@ use tokio::time::Instant;
 use super::budget::BudgetError;
 use super::config::{ConfigError, ProducerBuilder, ProducerConfig};
 use super::error::ProduceError;
-use super::messages::{
-    Close, Flush, Produce, ProduceBatch, ProducerRecord, ProducerStats, RecordMetadata, Stats, TryProduce,
-};
+use super::messages::{Close, Flush, Produce, ProduceBatch, ProducerRecord, ProducerStats, Stats, TryProduce};
 use super::partition::FlushNow;
 use super::partition::Shutdown;
-use super::pending::{BatchCollector, PendingRecord, RecordResult, Reply};
+use super::pending::{BatchCollector, PendingRecord, RecordResult, Reply, ReplySlot};
 use super::request::REQUEST_OVERHEAD;
 use super::shared::Shared;
 use super::topic::{TopicProducer, TopicRecords};
@@ -33,9 +32,23 @@ pub struct Producer {
     config: ProducerConfig,
     shared: Option<Arc<Shared>>,
     start_error: Option<ConfigError>,
-    topics: HashMap<String, Addr<TopicProducer>>,
+    topics: HashMap<Arc<str>, Addr<TopicProducer>>,
+    /// Records taken and not yet forwarded, per topic: see [`ForwardTaken`].
+    taken: Vec<(Addr<TopicProducer>, Vec<PendingRecord>)>,
+    forward_scheduled: bool,
     closed: bool,
 }
+
+/// Forwards the records taken since the last forward, one message per topic.
+///
+/// Why: a `Produce` per record would otherwise cost a message per record on every hop
+/// behind the producer. actix handles every message already in the mailbox before it
+/// polls the actor's own futures (where a `notify` waits), so the records of a burst
+/// of sends travel on together. Anything that must see them forwarded first (a flush,
+/// a wait for budget, a shutdown) forwards them itself.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ForwardTaken;
 
 impl std::fmt::Debug for Producer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -60,7 +73,15 @@ impl Producer {
     }
 
     pub(crate) fn new(config: ProducerConfig) -> Self {
-        Self { config, shared: None, start_error: None, topics: HashMap::new(), closed: false }
+        Self {
+            config,
+            shared: None,
+            start_error: None,
+            topics: HashMap::new(),
+            taken: Vec::new(),
+            forward_scheduled: false,
+            closed: false,
+        }
     }
 
     /// The validated configuration.
@@ -68,12 +89,13 @@ impl Producer {
         &self.config
     }
 
-    fn topic_producer(&mut self, shared: &Arc<Shared>, topic: &str) -> Addr<TopicProducer> {
-        let shared = shared.clone();
-        self.topics
-            .entry(topic.to_owned())
-            .or_insert_with(|| TopicProducer::new(Arc::from(topic), shared).start())
-            .clone()
+    fn topic_producer(&mut self, shared: &Arc<Shared>, topic: &Arc<str>) -> Addr<TopicProducer> {
+        if let Some(known) = self.topics.get(topic) {
+            return known.clone();
+        }
+        let started = TopicProducer::new(topic.clone(), shared.clone()).start();
+        self.topics.insert(topic.clone(), started.clone());
+        started
     }
 
     /// Why no record can be taken at all, if so.
@@ -84,11 +106,9 @@ impl Producer {
         self.start_error.clone().map(ProduceError::Config)
     }
 
-    /// Checks one record; the error is its reply.
+    /// Checks one record (its topic is checked once per call of [`take`](Self::take));
+    /// the error is its reply.
     fn check(&self, topic: &str, record: &ProducerRecord) -> Result<usize, ProduceError> {
-        if !valid_topic(topic) {
-            return Err(ProduceError::InvalidTopic { topic: topic.to_owned() });
-        }
         if let Some(partition) = record.partition.filter(|p| *p < 0) {
             return Err(ProduceError::InvalidPartition { partition, partitions: 0 });
         }
@@ -108,27 +128,31 @@ impl Producer {
     /// room (bounded by each record's delivery timeout).
     fn take(
         &mut self,
-        topic: &str,
-        records: Vec<(ProducerRecord, Reply)>,
+        topic_name: &Arc<str>,
+        records: impl ExactSizeIterator<Item = (ProducerRecord, Reply)>,
         admission: Admission,
         ctx: &mut Context<Self>,
     ) {
         let Some(shared) = self.shared.clone() else { return };
-        let topic_name: Arc<str> = Arc::from(topic);
+        let topic: &str = topic_name;
+        let valid = valid_topic(topic);
         let deadline = Instant::now() + self.config.delivery_timeout;
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        let destination = self.topic_producer(&shared, topic);
-        let mut ready = Vec::with_capacity(records.len());
+        let destination = valid.then(|| self.topic_producer(&shared, topic_name));
+        let mut ready = self.taken_for(destination.as_ref(), records.len());
         let mut rest = Vec::new();
         for (record, reply) in records {
             let timestamp = record.timestamp.unwrap_or(now_ms);
-            let checked = self.check(topic, &record);
+            let checked = match destination {
+                Some(_) => self.check(topic, &record),
+                None => Err(ProduceError::InvalidTopic { topic: topic.to_owned() }),
+            };
             let id = shared.outstanding.register();
             let mut pending = PendingRecord { id, record, timestamp, reply, permit: None, deadline };
             let charge = match checked {
                 Ok(charge) => charge,
                 Err(error) => {
-                    pending.complete(&topic_name, None, Err(error), &shared.outstanding, &shared.stats);
+                    pending.complete(topic_name, None, Err(error), &shared.outstanding, &shared.stats);
                     continue;
                 }
             };
@@ -143,18 +167,69 @@ impl Producer {
                 }
                 Err(BudgetError::Full { bytes, available }) if admission == Admission::Try => {
                     let error = ProduceError::BufferFull { bytes, available };
-                    pending.complete(&topic_name, None, Err(error), &shared.outstanding, &shared.stats);
+                    pending.complete(topic_name, None, Err(error), &shared.outstanding, &shared.stats);
                 }
                 Err(BudgetError::Full { .. }) => rest.push((pending, charge)),
-                Err(error) => fail_on_budget(pending, &topic_name, error, &shared),
+                Err(error) => fail_on_budget(pending, topic_name, error, &shared),
             }
         }
+        // Records only get this far with a destination (a valid topic).
+        let Some(destination) = destination else { return };
         if !ready.is_empty() {
-            destination.do_send(TopicRecords(ready));
+            self.taken.push((destination.clone(), ready));
         }
         if !rest.is_empty() {
-            ctx.wait(acquire_slowly(shared, topic_name, destination, rest).into_actor(self));
+            // The records ahead must be on their way to free the budget.
+            self.forward_taken();
+            ctx.wait(acquire_slowly(shared, topic_name.clone(), destination, rest).into_actor(self));
+        } else if !self.forward_scheduled && !self.taken.is_empty() {
+            self.forward_scheduled = true;
+            ctx.notify(ForwardTaken);
         }
+    }
+
+    /// The taken records' list for `destination`, taken out of [`Self::taken`] (the
+    /// caller puts it back at the end, so the per-topic order is kept).
+    fn taken_for(&mut self, destination: Option<&Addr<TopicProducer>>, additional: usize) -> Vec<PendingRecord> {
+        let found = destination.and_then(|d| self.taken.iter().position(|(addr, _)| addr == d));
+        let mut records = found.map(|at| self.taken.swap_remove(at).1).unwrap_or_default();
+        records.reserve(additional);
+        records
+    }
+
+    /// Sends the taken records on, one message per topic.
+    fn forward_taken(&mut self) {
+        for (destination, records) in self.taken.drain(..) {
+            destination.do_send(TopicRecords(records));
+        }
+    }
+}
+
+impl Handler<ForwardTaken> for Producer {
+    type Result = ();
+
+    fn handle(&mut self, _: ForwardTaken, _: &mut Context<Self>) {
+        self.forward_scheduled = false;
+        self.forward_taken();
+    }
+}
+
+/// The reply to a [`Produce`] or [`TryProduce`]: the record's [`ReplySlot`], which
+/// takes actix's reply channel when the handler returns.
+///
+/// Public only as the `Result` of the handlers; it cannot be named outside the crate.
+#[derive(Debug)]
+pub struct ProduceReply(Arc<ReplySlot>);
+
+impl MessageResponse<Producer, Produce> for ProduceReply {
+    fn handle(self, _: &mut Context<Producer>, sender: Option<OneshotSender<RecordResult>>) {
+        self.0.attach(sender);
+    }
+}
+
+impl MessageResponse<Producer, TryProduce> for ProduceReply {
+    fn handle(self, _: &mut Context<Producer>, sender: Option<OneshotSender<RecordResult>>) {
+        self.0.attach(sender);
     }
 }
 
@@ -236,6 +311,7 @@ impl Actor for Producer {
 
 impl Producer {
     fn shut_down(&mut self) {
+        self.forward_taken();
         for (_, topic) in self.topics.drain() {
             topic.do_send(Shutdown);
         }
@@ -244,29 +320,30 @@ impl Producer {
         }
     }
 
-    fn one(&mut self, produce: Produce, admission: Admission, ctx: &mut Context<Self>) -> ResponseFuture<RecordResult> {
+    fn one(&mut self, produce: Produce, admission: Admission, ctx: &mut Context<Self>) -> ProduceReply {
+        let slot = Arc::new(ReplySlot::default());
         if let Some(error) = self.refusal() {
             if let Some(recipient) = produce.report_to {
-                let topic: Arc<str> = Arc::from(produce.topic.as_str());
                 let report = super::DeliveryReport {
-                    topic,
+                    topic: produce.topic,
                     partition: None,
                     result: Err(error.clone()),
                     key: produce.record.key,
+                    value: produce.record.value,
                 };
                 recipient.do_send(report);
             }
-            return Box::pin(async move { Err(error) });
+            slot.complete(Err(error));
+            return ProduceReply(slot);
         }
-        let (sender, receiver) = oneshot::channel();
-        let reply = Reply { single: Some(sender), report_to: produce.report_to, batch: None };
-        self.take(&produce.topic, vec![(produce.record, reply)], admission, ctx);
-        Box::pin(async move { receiver.await.unwrap_or(Err(ProduceError::Closed)) })
+        let reply = Reply { single: Some(slot.clone()), report_to: produce.report_to, batch: None };
+        self.take(&produce.topic, std::iter::once((produce.record, reply)), admission, ctx);
+        ProduceReply(slot)
     }
 }
 
 impl Handler<Produce> for Producer {
-    type Result = ResponseFuture<Result<RecordMetadata, ProduceError>>;
+    type Result = ProduceReply;
 
     fn handle(&mut self, produce: Produce, ctx: &mut Context<Self>) -> Self::Result {
         self.one(produce, Admission::Wait, ctx)
@@ -274,7 +351,7 @@ impl Handler<Produce> for Producer {
 }
 
 impl Handler<TryProduce> for Producer {
-    type Result = ResponseFuture<Result<RecordMetadata, ProduceError>>;
+    type Result = ProduceReply;
 
     fn handle(&mut self, TryProduce(produce): TryProduce, ctx: &mut Context<Self>) -> Self::Result {
         self.one(produce, Admission::Try, ctx)
@@ -294,16 +371,16 @@ impl Handler<ProduceBatch> for Producer {
             .records
             .into_iter()
             .enumerate()
-            .map(|(index, record)| (record, Reply { batch: Some((collector.clone(), index)), ..Reply::default() }))
-            .collect();
-        drop(collector);
+            .map(|(index, record)| (record, Reply { batch: Some((collector.clone(), index)), ..Reply::default() }));
         self.take(&batch.topic, records, Admission::Wait, ctx);
+        drop(collector);
         Box::pin(async move { receiver.await.map_err(|_| ProduceError::Closed) })
     }
 }
 
 impl Producer {
     fn flush(&mut self) -> impl std::future::Future<Output = ()> + 'static {
+        self.forward_taken();
         let shared = self.shared.clone();
         for topic in self.topics.values() {
             topic.do_send(FlushNow);

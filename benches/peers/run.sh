@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Producers side by side, one run, one table: RECORDS 100-byte records (no key), acks=all,
+# idempotent where the client supports it, into a fresh 6-partition topic each time, on
+# librdkafka 2.16's mock cluster (3 brokers) and on the embedded broker (the release
+# `actix-kafka broker`, 3 nodes, in memory), without compression and with lz4.
+#
+#   ours: batch / send / fire   `actix-kafka perf produce --api batch|send|fire`
+#   ours: CLI                   `actix-kafka produce` reading the records file on stdin
+#   kcat                        librdkafka 2.16 `kcat -P` from the same file
+#   rdkafka Base / Future       rust-rdkafka 0.39 BaseProducer / FutureProducer, linked
+#                               dynamically against the same librdkafka 2.16 (the
+#                               confluent-kafka wheel's, via a generated pkg-config file)
+#   rskafka                     rskafka 0.6, 1,000-record produce calls (no idempotence)
+#   sarama                      Debian's sarama 1.22 AsyncProducer (GOPATH build, offline)
+#
+# librdkafka-based clients get linger.ms=5, batch.num.messages=10000. Records/s is
+# RECORDS over the process's wall time (start to exit, connection set-up included, the
+# same for every client); CPU µs/record is the process's user + system time over RECORDS
+# (GNU time). Every topic must then hold RECORDS records (ListOffsets through kcat -Q).
+#
+#   benches/peers/run.sh [RECORDS]            # default 1000000
+#   CLIENTS="batch kcat" CODECS=none CLUSTERS=mock benches/peers/run.sh 200000
+#
+# Needs the peers (.ci/install-peers) and, for sarama, Debian's golang-go and
+# golang-github-shopify-sarama-dev (installed with apt-get when missing). Builds into
+# $CARGO_TARGET_DIR (default target): our release binary, $TARGET/peer-bench (the Rust
+# peers) and $TARGET/sarama-bench. Compare within one run: on a shared 2-core machine
+# figures move by ±30 % from run to run.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/common.sh"
+cd "$HERE/../.."
+RECORDS=${1:-1000000}
+TARGET=$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)
+CLIENTS=${CLIENTS:-"batch send fire cli kcat rdkafka-base rdkafka-future rskafka sarama"}
+CODECS=${CODECS:-"none lz4"}
+CLUSTERS=${CLUSTERS:-"mock embedded"}
+PEER_BENCH= SARAMA_BENCH=
+# sarama 1.22's idempotent batches are refused by the embedded broker (INVALID_RECORD):
+# SARAMA_IDEMPOTENT=false measures it there without.
+SARAMA_IDEMPOTENT=${SARAMA_IDEMPOTENT:-true}
+wants() { [[ " $CLIENTS " == *" $1 "* ]]; }
+log() { echo "run.sh: $*" >&2; }
+
+eval "$(.ci/install-peers 2>/dev/null)"
+
+# --- builds, on demand -----------------------------------------------------------------
+log "building actix-kafka (release)"
+cargo build --release --features cli --quiet --bin actix-kafka
+BIN=$TARGET/release/actix-kafka
+
+if wants rdkafka-base || wants rdkafka-future || wants rskafka; then
+  log "building the Rust peers (rust-rdkafka on librdkafka 2.16, rskafka)"
+  command -v pkg-config >/dev/null || { apt-get update -qq && apt-get install -y -qq pkg-config; } >&2
+  mkdir -p "$TARGET/peer-bench/pkgconfig"
+  cat >"$TARGET/peer-bench/pkgconfig/rdkafka.pc" <<EOF
+Name: rdkafka
+Description: librdkafka 2.16 from the confluent-kafka wheel (.ci/install-peers)
+Version: 2.16.1
+Libs: -L$PEERS_LIBDIR -lrdkafka
+Cflags:
+EOF
+  PKG_CONFIG_PATH=$TARGET/peer-bench/pkgconfig CARGO_TARGET_DIR=$TARGET/peer-bench/target \
+    cargo build --release --quiet --manifest-path benches/peers/rust/Cargo.toml
+  PEER_BENCH=$TARGET/peer-bench/target/release/peer-bench
+fi
+
+if wants sarama; then
+  if [ ! -d /usr/share/gocode/src/github.com/Shopify/sarama ] || ! command -v go >/dev/null; then
+    log "apt-get install golang-go golang-github-shopify-sarama-dev"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go \
+      golang-github-shopify-sarama-dev; } >&2
+  fi
+  log "building the sarama bench (GOPATH, offline)"
+  mkdir -p "$TARGET/sarama-bench"
+  (cd benches/peers/sarama && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
+    GOCACHE=$TARGET/sarama-bench/cache go build -o "$TARGET/sarama-bench/sarama-bench" main.go) 2>/dev/null
+  SARAMA_BENCH=$TARGET/sarama-bench/sarama-bench
+fi
+
+# --- clusters --------------------------------------------------------------------------
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+TOPICS=()
+for codec in $CODECS; do for client in $CLIENTS; do TOPICS+=("bench-$client-$codec"); done; done
+
+# RECORDS lines of exactly 100 bytes, for kcat and our CLI (the newline is the delimiter).
+python3 - "$RECORDS" >"$WORK/records" <<'PY'
+import sys
+n = int(sys.argv[1])
+out = sys.stdout
+for i in range(n):
+    out.write(f"{i:010d}-" + "x" * 89 + "\n")
+PY
+
+start_embedded() { # NAME: sets BOOTSTRAP
+  local name=$1
+  mkfifo "$WORK/$name.ctl"
+  RUST_LOG=warn "$BIN" broker --listen 127.0.0.1:0 --nodes 3 --control-stdin \
+    <"$WORK/$name.ctl" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  PIDS+=("$!")
+  exec {CTL}>"$WORK/$name.ctl"
+  eval "CTL_$name=$CTL"
+  wait_first_line "$WORK/$name.out"
+  BOOTSTRAP=$(head -1 "$WORK/$name.out" | sed 's/^BOOTSTRAP=//')
+  for topic in "${TOPICS[@]}"; do control "$name" "create-topic $topic 6" >/dev/null; done
+}
+start_mock() { # NAME: sets BOOTSTRAP
+  local name=$1 topics=()
+  for topic in "${TOPICS[@]}"; do topics+=("$topic:6"); done
+  mkfifo "$WORK/$name.ctl"
+  python3 tests/peers/mock_cluster.py --lib "$PEERS_LIBRDKAFKA" -n 3 --max-seconds 3600 "${topics[@]}" \
+    <"$WORK/$name.ctl" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  PIDS+=("$!")
+  exec {CTL}>"$WORK/$name.ctl"
+  eval "CTL_$name=$CTL"
+  wait_first_line "$WORK/$name.out"
+  BOOTSTRAP=$(head -1 "$WORK/$name.out")
+}
+
+stored() { # BOOTSTRAP TOPIC -> the sum of the 6 partitions' end offsets (ListOffsets)
+  local args=() p
+  for p in 0 1 2 3 4 5; do args+=(-t "$2:$p:-1"); done
+  LD_LIBRARY_PATH=$PEERS_LIBDIR kcat -Q -b "$1" "${args[@]}" 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
+}
+
+# --- the clients -----------------------------------------------------------------------
+produce() { # CLIENT BOOTSTRAP TOPIC CODEC
+  local client=$1 bootstrap=$2 topic=$3 codec=$4
+  case $client in
+    batch | send | fire)
+      RUST_LOG=warn "$BIN" perf produce --brokers "$bootstrap" --topic "$topic" --records "$RECORDS" \
+        --record-size 100 --acks all --compression "$codec" --api "$client" --window 100000 --json ;;
+    cli) RUST_LOG=warn "$BIN" produce --brokers "$bootstrap" --topic "$topic" --acks all -z "$codec" <"$WORK/records" ;;
+    kcat)
+      LD_LIBRARY_PATH=$PEERS_LIBDIR kcat -P -b "$bootstrap" -t "$topic" -X acks=all -X enable.idempotence=true \
+        -X linger.ms=5 -X batch.num.messages=10000 -X queue.buffering.max.messages=1000000 \
+        -X queue.buffering.max.kbytes=1048576 -X message.timeout.ms=120000 -X compression.codec="$codec" \
+        <"$WORK/records" ;;
+    rdkafka-base | rdkafka-future | rskafka)
+      LD_LIBRARY_PATH=$PEERS_LIBDIR:$(dirname "$(readlink -f "$PEERS_LIBDIR/librdkafka.so.1")") "$PEER_BENCH" "$client" --brokers "$bootstrap" --topic "$topic" \
+        --records "$RECORDS" --size 100 --compression "$codec" ;;
+    sarama) "$SARAMA_BENCH" -brokers "$bootstrap" -topic "$topic" -records "$RECORDS" -size 100 -compression "$codec" \
+      -idempotent="$SARAMA_IDEMPOTENT" ;;
+    *) echo "unknown client $client" >&2; return 2 ;;
+  esac
+}
+
+export -f produce
+export BIN WORK RECORDS PEERS_LIBDIR PEER_BENCH SARAMA_BENCH SARAMA_IDEMPOTENT
+
+label() {
+  case $1 in
+    batch | send | fire) echo "ours: $1" ;;
+    cli) echo "ours: produce CLI (stdin)" ;;
+    rdkafka-base) echo "rust-rdkafka BaseProducer" ;;
+    rdkafka-future) echo "rust-rdkafka FutureProducer" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+measure() { # CLIENT BOOTSTRAP TOPIC CODEC -> "records_per_s cpu_us_per_record" or "failed"
+  local out="$WORK/$1-$4.log" wall user sys
+  if ! /usr/bin/time -f "TIME %e %U %S" -o "$WORK/time" bash -c 'produce "$@"' produce "$@" >"$out" 2>&1; then
+    log "$1 ($4) failed:"; tail -5 "$out" >&2; echo "failed"; return
+  fi
+  read -r _ wall user sys < <(grep '^TIME' "$WORK/time")
+  awk -v n="$RECORDS" -v w="$wall" -v u="$user" -v s="$sys" 'BEGIN { printf "%.0f %.3f\n", n / w, (u + s) * 1e6 / n }'
+}
+
+row() { # CLUSTER CODEC CLIENT RATE CPU BASE STORED
+  local ratio="-"
+  [[ "$4" =~ ^[0-9]+$ && "$6" =~ ^[0-9]+$ && "$6" -gt 0 ]] && ratio=$(awk -v a="$4" -v b="$6" 'BEGIN { printf "%.2f", a / b }')
+  printf "| %-9s | %-5s | %-28s | %10s | %8s | %6s | %s |\n" "$1" "$2" "$(label "$3")" "$4" "$5" "$ratio" "$7"
+}
+
+bench() { # CLUSTER BOOTSTRAP
+  local cluster=$1 bootstrap=$2 codec client result rate cpu count base
+  for codec in $CODECS; do
+    local rows=()
+    base=0
+    for client in $CLIENTS; do
+      log "$cluster $codec $client"
+      result=$(measure "$client" "$bootstrap" "bench-$client-$codec" "$codec")
+      if [ "$result" = failed ]; then rate=failed cpu=-; else read -r rate cpu <<<"$result"; fi
+      count=$(stored "$bootstrap" "bench-$client-$codec")
+      [ "$client" = batch ] && base=$rate
+      rows+=("$client|$rate|$cpu|$count")
+    done
+    for entry in "${rows[@]}"; do
+      IFS='|' read -r client rate cpu count <<<"$entry"
+      local ok="yes"
+      [ "$count" -eq "$RECORDS" ] || ok="NO: $count"
+      row "$cluster" "$codec" "$client" "$rate" "$cpu" "$base" "$ok"
+    done
+  done
+}
+
+BOOTS=()
+for cluster in $CLUSTERS; do
+  case $cluster in
+    mock) start_mock mock ;;
+    embedded) start_embedded embedded ;;
+    *) echo "unknown cluster $cluster" >&2; exit 2 ;;
+  esac
+  BOOTS+=("$cluster=$BOOTSTRAP")
+done
+
+echo "$RECORDS x 100-byte records, acks=all, 6 partitions on 3 brokers; $(nproc) cores;" \
+  "$(date -u +%Y-%m-%d); ratio = records/s over ours: batch in the same cluster and codec"
+echo
+printf "| %-9s | %-5s | %-28s | %10s | %8s | %6s | %s |\n" cluster codec client "records/s" "CPU µs" ratio stored
+printf "|%s|%s|%s|%s|%s|%s|%s|\n" ----------- ------- ------------------------------ ------------ ---------- -------- --------
+for entry in "${BOOTS[@]}"; do bench "${entry%%=*}" "${entry#*=}"; done
