@@ -297,6 +297,14 @@ impl Coordinator {
         if self.closed {
             return;
         }
+        if !ctx.connected() {
+            // The timers would keep an actor nobody can reach alive: stop, as a
+            // crashed process would; the broker drops the member at its session timeout.
+            tracing::info!(group = %self.link.group(), "the consumer is gone without leaving; stopping");
+            self.closed = true;
+            self.stop_arbiter();
+            return;
+        }
         match self.membership.heartbeat_due(Instant::now()) {
             HeartbeatDue::Skip => {}
             HeartbeatDue::Expired(lost) => {
