@@ -21,7 +21,7 @@ use crate::consumer::messages::ConsumerEvent;
 use crate::consumer::types::{StartPosition, TopicPartition};
 use crate::embedded::EmbeddedCluster;
 
-const TOPIC: &str = "orders";
+pub(super) const TOPIC: &str = "orders";
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// What one fake consumer was told.
@@ -177,12 +177,12 @@ async fn cluster_with(partitions: i32) -> (EmbeddedCluster, Addr<Cluster>) {
     (broker, cluster)
 }
 
-fn all(partitions: i32) -> BTreeSet<TopicPartition> {
+pub(super) fn all(partitions: i32) -> BTreeSet<TopicPartition> {
     (0..partitions).map(|p| TopicPartition::new(TOPIC, p)).collect()
 }
 
 /// Waits until `members` own every partition exactly once, each `per_member`.
-async fn wait_split(members: &mut [&mut Member], partitions: i32, per_member: usize) {
+pub(super) async fn wait_split(members: &mut [&mut Member], partitions: i32, per_member: usize) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let owned: Vec<BTreeSet<TopicPartition>> = members.iter().map(|m| m.owned()).collect();
