@@ -530,3 +530,18 @@ impl Handler<GetGroupStats> for Coordinator {
         })
     }
 }
+
+/// Test hook: stops the actor as a failure would, so its supervisor restarts it.
+#[cfg(test)]
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub(super) struct Crash;
+
+#[cfg(test)]
+impl Handler<Crash> for Coordinator {
+    type Result = ();
+    fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
+        use actix::ActorContext;
+        ctx.stop();
+    }
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix::{Actor, Addr, Context, Handler, MessageResult};
 use tokio::sync::watch;
 
+use super::actor::Crash;
 use super::Coordinator;
 use crate::client::{ClientConfig, Cluster};
 use crate::consumer::assignor::{Assignor, CooperativeStickyAssignor, RangeAssignor};
@@ -18,8 +19,10 @@ use crate::consumer::internal::{
     PartitionsAssigned, PartitionsLost, RevokePartitions, SetSubscription,
 };
 use crate::consumer::messages::ConsumerEvent;
+use crate::consumer::stats::GroupStats;
 use crate::consumer::types::{StartPosition, TopicPartition};
 use crate::embedded::EmbeddedCluster;
+use crate::protocol::{ApiKey, ErrorCode};
 
 pub(super) const TOPIC: &str = "orders";
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -335,5 +338,85 @@ async fn a_static_member_restarting_within_its_session_keeps_its_assignment() {
     let seen = a.seen.lock().unwrap();
     assert!(seen.revoked.is_empty() && seen.lost.is_empty(), "{seen:?}");
     drop(seen);
+    broker.shutdown().await.unwrap();
+}
+
+/// Polls `coordinator`'s stats (real sockets: there is nothing to await) until
+/// `condition` holds.
+async fn wait_stats(
+    coordinator: &Addr<Coordinator>,
+    what: &str,
+    condition: impl Fn(&GroupStats) -> bool,
+) -> GroupStats {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let stats = coordinator.send(GetGroupStats).await.unwrap();
+        if condition(&stats) {
+            return stats;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_restarted_coordinator_reports_its_partitions_lost_and_rejoins() {
+    let (broker, cluster) = cluster_with(3).await;
+    let mut a = Member::start(config(&broker.bootstrap(), Arc::new(RangeAssignor), None), &cluster);
+    a.subscribe(TOPIC).await;
+    a.wait_for("a to own everything", |seen| seen.owned == all(3)).await;
+    let before = a.coordinator.send(GetGroupStats).await.unwrap();
+
+    a.coordinator.send(Crash).await.unwrap();
+    a.wait_for("the partitions lost, then assigned again", |seen| seen.lost.len() == 3 && seen.owned == all(3)).await;
+    let after = wait_stats(&a.coordinator, "a new generation", |s| s.rebalances > before.rebalances).await;
+    assert!(after.generation_id > before.generation_id);
+    assert_eq!(after.member_id, before.member_id, "it rejoined under its member id");
+    broker.shutdown().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn auto_commit_commits_what_changed_and_reports_a_failure() {
+    let (broker, cluster) = cluster_with(2).await;
+    let auto = ConsumerConfig {
+        auto_commit: true,
+        auto_commit_interval: Duration::from_millis(100),
+        ..config(&broker.bootstrap(), Arc::new(RangeAssignor), None)
+    };
+    let mut a = Member::start(auto, &cluster);
+    a.subscribe(TOPIC).await;
+    a.wait_for("a to own everything", |seen| seen.owned == all(2)).await;
+    let tp0 = TopicPartition::new(TOPIC, 0);
+    a.coordinator.do_send(Acknowledged { partition: tp0.clone(), offset: 9, leader_epoch: 0 });
+    wait_stats(&a.coordinator, "an auto-commit", |s| s.commits == 1).await;
+    let committed = a.coordinator.send(FetchCommitted { partitions: vec![tp0.clone()] }).await.unwrap().unwrap();
+    assert_eq!(committed[&tp0], StartPosition::Offset { offset: 9, leader_epoch: 0 });
+
+    broker.inject_error(ApiKey::OffsetCommit, ErrorCode::GroupAuthorizationFailed, 1, None).await.unwrap();
+    a.coordinator.do_send(Acknowledged { partition: tp0.clone(), offset: 10, leader_epoch: 0 });
+    a.wait_for("the failed auto-commit's event", |seen| {
+        seen.errors.iter().any(|e| e.contains("GroupAuthorizationFailed"))
+    })
+    .await;
+    let stats = wait_stats(&a.coordinator, "the retry on the next tick", |s| s.commits == 2).await;
+    assert_eq!(stats.commit_failures, 1);
+    broker.shutdown().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_fenced_static_member_loses_its_partitions_and_reports_it() {
+    let (broker, cluster) = cluster_with(2).await;
+    let bootstrap = broker.bootstrap();
+    let mut first = Member::start(config(&bootstrap, Arc::new(RangeAssignor), Some("same")), &cluster);
+    first.subscribe(TOPIC).await;
+    first.wait_for("the first to own everything", |seen| seen.owned == all(2)).await;
+
+    // A second process with the same instance id takes the identity over.
+    let mut second = Member::start(config(&bootstrap, Arc::new(RangeAssignor), Some("same")), &cluster);
+    second.subscribe(TOPIC).await;
+    second.wait_for("the second to own everything", |seen| seen.owned == all(2)).await;
+    first.wait_for("the first to be fenced", |seen| seen.lost.len() == 2 && !seen.errors.is_empty()).await;
+    let errors = first.seen.lock().unwrap().errors.clone();
+    assert!(errors.iter().any(|e| e.contains("FencedInstanceId")), "{errors:?}");
     broker.shutdown().await.unwrap();
 }
