@@ -80,15 +80,17 @@ impl Link {
         let deadline = Instant::now() + self.config.request_timeout;
         let mut backoff = Backoff::new(self.config.retry_backoff, self.config.retry_backoff_max);
         loop {
-            match self.discover_once().await {
+            let error = match self.discover_once().await {
                 Ok(connection) => return Ok(connection),
-                Err(error) if is_retriable(&error) && Instant::now() + backoff_peek(&backoff) < deadline => {
-                    let delay = backoff.next_delay();
-                    tracing::debug!(group = %self.group, %error, ?delay, "coordinator not found yet");
-                    tokio::time::sleep(delay).await;
-                }
+                Err(error) if is_retriable(&error) => error,
                 Err(error) => return Err(error),
+            };
+            let delay = backoff.next_delay();
+            if Instant::now() + delay >= deadline {
+                return Err(error);
             }
+            tracing::debug!(group = %self.group, %error, ?delay, "coordinator not found yet");
+            tokio::time::sleep(delay).await;
         }
     }
 
@@ -156,10 +158,6 @@ pub(super) fn is_retriable(error: &ConsumeError) -> bool {
         ConsumeError::Connection(_) | ConsumeError::Client(_) | ConsumeError::Timeout { .. } => true,
         _ => false,
     }
-}
-
-fn backoff_peek(backoff: &Backoff) -> Duration {
-    backoff.clone().next_delay()
 }
 
 /// `request` bounded by `timeout`: a late answer is a timeout error.
