@@ -56,7 +56,7 @@ mod tests_actor;
 #[cfg(test)]
 mod tests_membership;
 #[cfg(test)]
-mod tests_mock;
+mod tests_peers;
 
 #[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use actor::Coordinator;
