@@ -56,10 +56,8 @@ pub(super) fn join_protocols(
 fn subscription(assignor: &dyn Assignor, state: &SubscriptionState<'_>) -> Result<Bytes, EncodeError> {
     let topics: Vec<String> = state.topics.iter().cloned().collect();
     if assignor.protocol() == RebalanceProtocol::Cooperative {
-        let owned_partitions = by_topic(state.owned)
-            .into_iter()
-            .map(|(topic, partitions)| OwnedTopic { topic, partitions, ..Default::default() })
-            .collect();
+        let owned_partitions =
+            by_topic(state.owned).into_iter().map(|(topic, partitions)| OwnedTopic { topic, partitions }).collect();
         let user_data = Some(encode_cooperative_generation(state.generation));
         let subscription = Subscription { topics, user_data, owned_partitions, ..Default::default() };
         return encode_versioned(&subscription, 1);
@@ -136,6 +134,9 @@ fn decode_member(member: &JoinedMember, protocol: &str) -> MemberSubscription {
     decoded
 }
 
+/// An assignor's plan: member id → its (topic, partition)s.
+pub(super) type Plan = BTreeMap<String, Vec<(String, i32)>>;
+
 /// Runs `assignor` and encodes each member's Assignment (every member gets one,
 /// possibly empty).
 ///
@@ -146,7 +147,7 @@ pub(super) fn assign(
     assignor: &dyn Assignor,
     partitions: &BTreeMap<String, i32>,
     members: &[MemberSubscription],
-) -> Result<(Vec<(String, Bytes)>, BTreeMap<String, Vec<(String, i32)>>), EncodeError> {
+) -> Result<(Vec<(String, Bytes)>, Plan), EncodeError> {
     let plan = assignor.assign(partitions, members);
     let mut blobs = Vec::with_capacity(members.len());
     for member in members {
@@ -154,11 +155,9 @@ pub(super) fn assign(
         for (topic, partition) in plan.get(&member.member_id).into_iter().flatten() {
             topics.entry(topic.clone()).or_default().push(*partition);
         }
-        let assigned_partitions = topics
-            .into_iter()
-            .map(|(topic, partitions)| AssignedTopic { topic, partitions, ..Default::default() })
-            .collect();
-        let blob = encode_versioned(&Assignment { assigned_partitions, user_data: None, ..Default::default() }, 0)?;
+        let assigned_partitions =
+            topics.into_iter().map(|(topic, partitions)| AssignedTopic { topic, partitions }).collect();
+        let blob = encode_versioned(&Assignment { assigned_partitions, user_data: None }, 0)?;
         blobs.push((member.member_id.clone(), blob));
     }
     Ok((blobs, plan))

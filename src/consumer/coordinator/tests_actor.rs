@@ -248,10 +248,11 @@ async fn a_member_that_stops_heartbeating_loses_its_partitions_to_the_other() {
     let Member { coordinator, .. } = b;
     drop(coordinator);
     a.wait_for("a to own everything", |seen| seen.owned == all(4)).await;
-    let seen = a.seen.lock().unwrap();
-    assert_eq!(seen.revoked.len(), 2, "eager: a revoked its two before rejoining: {seen:?}");
-    assert!(seen.lost.is_empty());
-    drop(seen);
+    {
+        let seen = a.seen.lock().unwrap();
+        assert_eq!(seen.revoked.len(), 2, "eager: a revoked its two before rejoining: {seen:?}");
+        assert!(seen.lost.is_empty());
+    }
     broker.shutdown().await.unwrap();
 }
 
@@ -271,16 +272,17 @@ async fn cooperative_sticky_revokes_only_the_moved_partitions_and_commits_them()
     b.subscribe(TOPIC).await;
     wait_split(&mut [&mut a, &mut b], 12, 6).await;
 
-    let a_seen = a.seen.lock().unwrap();
-    let b_seen = b.seen.lock().unwrap();
-    let revoked: BTreeSet<TopicPartition> = a_seen.revoked.iter().cloned().collect();
-    assert_eq!(revoked, b_seen.owned, "a revoked exactly what moved to b");
-    assert_eq!(a_seen.revoked.len(), 6);
-    for (tp, start) in &b_seen.assigned {
-        let expected = StartPosition::Offset { offset: 100 + i64::from(tp.partition), leader_epoch: 0 };
-        assert_eq!(*start, expected, "{tp}: b starts where a's revoke committed");
+    {
+        let a_seen = a.seen.lock().unwrap();
+        let b_seen = b.seen.lock().unwrap();
+        let revoked: BTreeSet<TopicPartition> = a_seen.revoked.iter().cloned().collect();
+        assert_eq!(revoked, b_seen.owned, "a revoked exactly what moved to b");
+        assert_eq!(a_seen.revoked.len(), 6);
+        for (tp, start) in &b_seen.assigned {
+            let expected = StartPosition::Offset { offset: 100 + i64::from(tp.partition), leader_epoch: 0 };
+            assert_eq!(*start, expected, "{tp}: b starts where a's revoke committed");
+        }
     }
-    drop((a_seen, b_seen));
     broker.shutdown().await.unwrap();
 }
 
@@ -335,9 +337,10 @@ async fn a_static_member_restarting_within_its_session_keeps_its_assignment() {
     assert_eq!(b2.owned(), b_owned, "the same partitions, no rebalance");
     let stats = a.coordinator.send(GetGroupStats).await.unwrap();
     assert_eq!(stats.generation_id, a_generation, "a saw no rebalance");
-    let seen = a.seen.lock().unwrap();
-    assert!(seen.revoked.is_empty() && seen.lost.is_empty(), "{seen:?}");
-    drop(seen);
+    {
+        let seen = a.seen.lock().unwrap();
+        assert!(seen.revoked.is_empty() && seen.lost.is_empty(), "{seen:?}");
+    }
     broker.shutdown().await.unwrap();
 }
 
