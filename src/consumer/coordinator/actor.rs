@@ -323,8 +323,14 @@ impl Coordinator {
                         act.heartbeat_in_flight = false;
                         let verdict = act.membership.on_heartbeat(generation, error, Instant::now());
                         match verdict {
-                            // A failed heartbeat does not hold the membership up.
-                            Verdict::Rediscover | Verdict::Backoff => {}
+                            // A failed heartbeat does not hold the membership up, but
+                            // the next request finds the coordinator again (it may have
+                            // moved, or its connection hung).
+                            Verdict::Rediscover => {
+                                let link = act.link.clone();
+                                ctx.spawn(async move { link.reset().await }.into_actor(act));
+                            }
+                            Verdict::Backoff => {}
                             verdict => act.act_on(verdict, ApiKey::Heartbeat, ctx),
                         }
                     })

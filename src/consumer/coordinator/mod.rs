@@ -9,9 +9,23 @@
 //!   changed;
 //! - `protocol.rs`: the Subscription / Assignment blobs, and the leader's assignment;
 //! - `requests.rs`: each group request built for the negotiated version;
-//! - `link.rs`: FindCoordinator and the dedicated coordinator connection;
+//! - `link.rs`: FindCoordinator and a dedicated connection to the coordinator (not
+//!   the `Cluster` pool's: a JoinGroup is held for up to the rebalance timeout, which
+//!   would also hold the pooled connection's fetches, and needs a longer request
+//!   timeout than anything else);
 //! - `flows.rs`: the I/O of each step, as plain async functions (retries, backoff);
-//! - `actor.rs`: the actor gluing them to timers and messages.
+//! - `actor.rs` (and `actor/handlers.rs`): the actor gluing them to timers and
+//!   messages.
+//!
+//! # Supervision
+//!
+//! The actor runs under a `Supervisor` on an arbiter of its own. A restart drops the
+//! coordinator connection and the in-flight steps, reports the owned partitions lost
+//! (nothing proves the membership survived) and rejoins under the same member id.
+//! A commit or a `LeaveGroup` a caller waits for runs as a task of its own, so it is
+//! answered exactly once even across a restart. When every address of the actor is
+//! dropped without a `LeaveGroup` it stops at the next heartbeat tick, as a crashed
+//! process would, and the coordinator drops the member at its session timeout.
 //!
 //! # Rebalancing
 //!

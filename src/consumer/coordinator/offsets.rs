@@ -34,10 +34,13 @@ impl OffsetBook {
             .collect()
     }
 
-    /// Marks `offsets` committed (after a successful OffsetCommit).
+    /// Marks `offsets` committed (after a successful OffsetCommit), except for
+    /// partitions forgotten while the commit was in flight.
     pub(super) fn committed(&mut self, offsets: &BTreeMap<TopicPartition, Position>) {
         for (tp, position) in offsets {
-            self.committed.insert(tp.clone(), *position);
+            if self.acknowledged.contains_key(tp) {
+                self.committed.insert(tp.clone(), *position);
+            }
         }
     }
 
@@ -96,7 +99,9 @@ mod tests {
         book.forget([&tp(0)]);
         assert!(book.pending().is_empty());
         book.acknowledge(tp(2), (1, 0));
+        let in_flight = book.pending();
         book.clear();
-        assert!(book.pending().is_empty());
+        book.committed(&in_flight);
+        assert!(book.pending().is_empty() && book.committed.is_empty(), "a late commit of a forgotten partition");
     }
 }

@@ -14,6 +14,7 @@ use super::Coordinator;
 use crate::client::{ClientConfig, Cluster};
 use crate::consumer::assignor::{Assignor, CooperativeStickyAssignor, RangeAssignor};
 use crate::consumer::config::ConsumerConfig;
+use crate::consumer::error::ConsumeError;
 use crate::consumer::internal::{
     Acknowledged, AssignmentListener, CommitAcknowledged, FetchCommitted, GetGroupStats, LeaveGroup,
     PartitionsAssigned, PartitionsLost, RevokePartitions, SetSubscription,
@@ -421,5 +422,33 @@ async fn a_fenced_static_member_loses_its_partitions_and_reports_it() {
     first.wait_for("the first to be fenced", |seen| seen.lost.len() == 2 && !seen.errors.is_empty()).await;
     let errors = first.seen.lock().unwrap().errors.clone();
     assert!(errors.iter().any(|e| e.contains("FencedInstanceId")), "{errors:?}");
+    broker.shutdown().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_commit_in_flight_is_answered_across_a_restart() {
+    let (broker, cluster) = cluster_with(1).await;
+    let mut a = Member::start(config(&broker.bootstrap(), Arc::new(RangeAssignor), None), &cluster);
+    a.subscribe(TOPIC).await;
+    a.wait_for("a to own its partition", |seen| seen.owned == all(1)).await;
+    let tp0 = TopicPartition::new(TOPIC, 0);
+    a.coordinator.do_send(Acknowledged { partition: tp0.clone(), offset: 3, leader_epoch: 0 });
+    broker.set_latency(ApiKey::OffsetCommit, Duration::from_millis(300)).await.unwrap();
+    let commit = a.coordinator.send(CommitAcknowledged); // queued now, awaited below
+    a.coordinator.send(Crash).await.unwrap();
+    // Answered, not dropped by the restart: done, or refused for the generation the
+    // restart ended (Java's semantics for a commit racing a rebalance).
+    match commit.await.expect("an answer") {
+        Ok(()) => {}
+        Err(ConsumeError::Group { api: ApiKey::OffsetCommit, error, .. })
+            if matches!(error, ErrorCode::IllegalGeneration | ErrorCode::RebalanceInProgress) => {}
+        Err(error) => panic!("unexpected {error}"),
+    }
+    broker.set_latency(ApiKey::OffsetCommit, Duration::ZERO).await.unwrap();
+    a.wait_for("the partition back after the restart", |seen| seen.lost.len() == 1 && seen.owned == all(1)).await;
+    a.coordinator.do_send(Acknowledged { partition: tp0.clone(), offset: 3, leader_epoch: 0 });
+    a.coordinator.send(CommitAcknowledged).await.unwrap().unwrap();
+    let committed = a.coordinator.send(FetchCommitted { partitions: vec![tp0.clone()] }).await.unwrap().unwrap();
+    assert_eq!(committed[&tp0], StartPosition::Offset { offset: 3, leader_epoch: 0 });
     broker.shutdown().await.unwrap();
 }

@@ -1,12 +1,12 @@
 //! The handlers of the consumer's messages (see `internal.rs`).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use actix::{ActorFutureExt, AsyncContext, Context, Handler, ResponseActFuture, ResponseFuture, WrapFuture};
+use actix::{AsyncContext, Context, Handler, ResponseFuture};
 
 use super::Coordinator;
 use crate::consumer::coordinator::flows;
+use crate::consumer::coordinator::offsets::Position;
 use crate::consumer::error::ConsumeError;
 use crate::consumer::internal::{
     Acknowledged, CommitAcknowledged, FetchCommitted, GetGroupStats, LeaveGroup, SetSubscription,
@@ -41,17 +41,21 @@ impl Handler<Acknowledged> for Coordinator {
 }
 
 impl Handler<CommitAcknowledged> for Coordinator {
-    type Result = ResponseActFuture<Self, Result<(), ConsumeError>>;
-    fn handle(&mut self, _: CommitAcknowledged, _: &mut Context<Self>) -> Self::Result {
+    type Result = ResponseFuture<Result<(), ConsumeError>>;
+    fn handle(&mut self, _: CommitAcknowledged, ctx: &mut Context<Self>) -> Self::Result {
         if self.closed {
-            return Box::pin(actix::fut::ready(Err(ConsumeError::Closed)));
+            return Box::pin(std::future::ready(Err(ConsumeError::Closed)));
         }
         let offsets = self.book.pending();
-        let Some(commit) = self.commit_future(offsets.clone()) else { return Box::pin(actix::fut::ready(Ok(()))) };
-        Box::pin(commit.into_actor(self).map(move |result, act, _| {
-            act.after_commit(&offsets, &result);
+        let Some(commit) = self.commit_future(offsets.clone()) else { return Box::pin(std::future::ready(Ok(()))) };
+        // A task of its own, not the actor's: the caller is answered even if the actor
+        // restarts meanwhile, and the outcome comes back as a message.
+        let me = ctx.address();
+        Box::pin(async move {
+            let result = commit.await;
+            me.do_send(CommitDone { offsets, result: result.clone() });
             result
-        }))
+        })
     }
 }
 
@@ -66,10 +70,10 @@ impl Handler<FetchCommitted> for Coordinator {
 }
 
 impl Handler<LeaveGroup> for Coordinator {
-    type Result = ResponseActFuture<Self, Result<(), ConsumeError>>;
-    fn handle(&mut self, _: LeaveGroup, _: &mut Context<Self>) -> Self::Result {
+    type Result = ResponseFuture<Result<(), ConsumeError>>;
+    fn handle(&mut self, _: LeaveGroup, ctx: &mut Context<Self>) -> Self::Result {
         if self.closed {
-            return Box::pin(actix::fut::ready(Ok(())));
+            return Box::pin(std::future::ready(Ok(())));
         }
         self.closed = true;
         let offsets = self.book.pending();
@@ -77,27 +81,49 @@ impl Handler<LeaveGroup> for Coordinator {
         let leave =
             (self.membership.generation >= 0 || !self.membership.member_id.is_empty()) && !self.membership.is_static();
         let (link, identity, timeout) = (self.link.clone(), self.membership.identity(), self.config.request_timeout);
-        Box::pin(
-            async move {
-                let committed = match commit {
-                    Some(commit) => commit.await,
-                    None => Ok(()),
-                };
-                if leave {
-                    flows::leave(link.clone(), identity, timeout).await;
-                }
-                link.reset().await;
-                committed
+        let me = ctx.address();
+        Box::pin(async move {
+            let result = match commit {
+                Some(commit) => commit.await,
+                None => Ok(()),
+            };
+            if leave {
+                flows::leave(link.clone(), identity, timeout).await;
             }
-            .into_actor(self)
-            .map(move |result, act, ctx| {
-                act.after_commit(&offsets, &result);
-                act.membership.lose(false);
-                // Stop once this answer is out.
-                ctx.run_later(Duration::ZERO, |act, _| act.stop_arbiter());
-                result
-            }),
-        )
+            link.reset().await;
+            me.do_send(CommitDone { offsets, result: result.clone() });
+            // Handled after this answer is sent (this task sends it in this poll).
+            me.do_send(Stop);
+            result
+        })
+    }
+}
+
+/// The outcome of a commit a caller waited for, back from its task.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+struct CommitDone {
+    offsets: BTreeMap<TopicPartition, Position>,
+    result: Result<(), ConsumeError>,
+}
+
+impl Handler<CommitDone> for Coordinator {
+    type Result = ();
+    fn handle(&mut self, msg: CommitDone, _: &mut Context<Self>) {
+        self.after_commit(&msg.offsets, &msg.result);
+    }
+}
+
+/// The end of a `LeaveGroup`: stop the arbiter, and the actor with it.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+struct Stop;
+
+impl Handler<Stop> for Coordinator {
+    type Result = ();
+    fn handle(&mut self, _: Stop, _: &mut Context<Self>) {
+        self.membership.lose(false);
+        self.stop_arbiter();
     }
 }
 
