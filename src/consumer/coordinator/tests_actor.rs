@@ -245,6 +245,9 @@ async fn a_member_that_stops_heartbeating_loses_its_partitions_to_the_other() {
     b.subscribe(TOPIC).await;
     wait_split(&mut [&mut a, &mut b], 4, 2).await;
 
+    let a_first = a.owned();
+    a.seen.lock().unwrap().offsets = a_first.iter().map(|tp| (tp.clone(), (50, 0))).collect();
+
     // Without a LeaveGroup: the coordinator only notices the missing heartbeats.
     let Member { coordinator, .. } = b;
     drop(coordinator);
@@ -253,6 +256,14 @@ async fn a_member_that_stops_heartbeating_loses_its_partitions_to_the_other() {
         let seen = a.seen.lock().unwrap();
         assert_eq!(seen.revoked.len(), 2, "eager: a revoked its two before rejoining: {seen:?}");
         assert!(seen.lost.is_empty());
+        for (tp, start) in seen.assigned.iter().skip(2) {
+            let expected = if a_first.contains(tp) {
+                StartPosition::Offset { offset: 50, leader_epoch: 0 }
+            } else {
+                StartPosition::Reset
+            };
+            assert_eq!(*start, expected, "{tp}: committed on revoke, during the rebalance");
+        }
     }
     broker.shutdown().await.unwrap();
 }
