@@ -451,8 +451,11 @@ async fn a_commit_in_flight_is_answered_across_a_restart() {
     // restart ended (Java's semantics for a commit racing a rebalance).
     match commit.await.expect("an answer") {
         Ok(()) => {}
-        Err(ConsumeError::Group { api: ApiKey::OffsetCommit, error, .. })
-            if matches!(error, ErrorCode::IllegalGeneration | ErrorCode::RebalanceInProgress) => {}
+        Err(ConsumeError::Group {
+            api: ApiKey::OffsetCommit,
+            error: ErrorCode::IllegalGeneration | ErrorCode::RebalanceInProgress,
+            ..
+        }) => {}
         Err(error) => panic!("unexpected {error}"),
     }
     broker.set_latency(ApiKey::OffsetCommit, Duration::ZERO).await.unwrap();
