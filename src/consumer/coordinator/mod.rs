@@ -1,78 +1,76 @@
-//! The group [`Coordinator`] actor. (Contract stub; the group helper replaces it.)
+//! The group [`Coordinator`] actor: one consumer-group membership (Kafka's classic
+//! group protocol) and the group's committed offsets.
+//!
+//! # Pieces
+//!
+//! - `membership.rs`: the plain state machine (join, sync, heartbeat outcomes, eager
+//!   vs cooperative revocation, session expiry), unit-tested under explicit time;
+//! - `offsets.rs`: acknowledged vs committed offsets, so a commit carries only what
+//!   changed;
+//! - `protocol.rs`: the Subscription / Assignment blobs, and the leader's assignment;
+//! - `requests.rs`: each group request built for the negotiated version;
+//! - `link.rs`: FindCoordinator and a dedicated connection to the coordinator (not
+//!   the `Cluster` pool's: a JoinGroup is held for up to the rebalance timeout, which
+//!   would also hold the pooled connection's fetches, and needs a longer request
+//!   timeout than anything else);
+//! - `flows.rs`: the I/O of each step, as plain async functions (retries, backoff);
+//! - `actor.rs` (and `actor/handlers.rs`): the actor gluing them to timers and
+//!   messages.
+//!
+//! # Supervision
+//!
+//! The actor runs under a `Supervisor` on an arbiter of its own. A restart drops the
+//! coordinator connection and the in-flight steps, reports the owned partitions lost
+//! (nothing proves the membership survived) and rejoins under the same member id.
+//! A commit or a `LeaveGroup` a caller waits for runs as a task of its own, so it is
+//! answered exactly once even across a restart. When every address of the actor is
+//! dropped without a `LeaveGroup` it stops at the next heartbeat tick, as a crashed
+//! process would, and the coordinator drops the member at its session timeout.
+//!
+//! # Rebalancing
+//!
+//! With an eager protocol (range, roundrobin, sticky) everything owned is revoked
+//! before JoinGroup: the consumer drains and answers the final acknowledged offsets,
+//! which are committed, then the member joins. With `cooperative-sticky` (KIP-429)
+//! the member keeps what it owns through the rebalance, revokes only the partitions
+//! the new assignment moved away (committing them), then rejoins at once so they can
+//! go to their new owner; only newly added partitions are handed to the consumer,
+//! each with its committed offset (OffsetFetch).
+//!
+//! Heartbeats run on their own timer on the coordinator's own arbiter, so a
+//! subscriber blocking the consumer's thread never starves them. If none succeeds for
+//! a session timeout the coordinator has dropped the member: its partitions are
+//! *lost* (nothing committed) and it rejoins. UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION
+//! and FENCED_INSTANCE_ID are losses too; FENCED_INSTANCE_ID and other
+//! non-retriable errors (GROUP_AUTHORIZATION_FAILED, INCONSISTENT_GROUP_PROTOCOL...)
+//! are reported as `ConsumerEvent::Error` and end the membership.
+//!
+//! # Commits
+//!
+//! The latest acknowledged offset per owned partition is committed on the
+//! auto-commit timer, on `CommitAcknowledged`, on revoke and on `LeaveGroup`, with
+//! the member's generation and id (generation -1 and an empty id outside any
+//! membership: a manual assignment with a group id). REBALANCE_IN_PROGRESS and
+//! ILLEGAL_GENERATION fail a commit (Java semantics); retriable errors are retried
+//! with the backoff for up to the request timeout.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+// The Consumer, written in parallel against the same contract, is the caller.
+#![cfg_attr(not(test), allow(dead_code))]
 
-use actix::{Actor, Addr, Context, Handler};
+mod actor;
+mod flows;
+mod link;
+mod membership;
+mod offsets;
+mod protocol;
+mod requests;
 
-use super::config::ConsumerConfig;
-use super::error::ConsumeError;
-use super::internal::{
-    Acknowledged, AssignmentListener, CommitAcknowledged, FetchCommitted, GetGroupStats, LeaveGroup, SetSubscription,
-};
-use super::stats::GroupStats;
-use super::types::{StartPosition, TopicPartition};
-use crate::client::Cluster;
+#[cfg(test)]
+mod tests_actor;
+#[cfg(test)]
+mod tests_membership;
+#[cfg(test)]
+mod tests_peers;
 
-/// One group membership: FindCoordinator, JoinGroup/SyncGroup (running the assignor
-/// when leader), heartbeats on their own timer, offsets. (Stub.)
-pub(crate) struct Coordinator {
-    #[allow(dead_code)]
-    config: Arc<ConsumerConfig>,
-}
-
-impl Coordinator {
-    /// Starts the coordinator for `config.group_id` (which must be set), under a
-    /// supervisor on its own arbiter so user processing never delays heartbeats.
-    pub(crate) fn start(
-        config: Arc<ConsumerConfig>,
-        _cluster: Addr<Cluster>,
-        _listener: AssignmentListener,
-    ) -> Addr<Coordinator> {
-        Coordinator { config }.start()
-    }
-}
-
-impl Actor for Coordinator {
-    type Context = Context<Self>;
-}
-
-impl Handler<SetSubscription> for Coordinator {
-    type Result = Result<(), ConsumeError>;
-    fn handle(&mut self, _: SetSubscription, _: &mut Context<Self>) -> Self::Result {
-        Err(ConsumeError::InvalidState("coordinator not implemented yet"))
-    }
-}
-
-impl Handler<Acknowledged> for Coordinator {
-    type Result = ();
-    fn handle(&mut self, _: Acknowledged, _: &mut Context<Self>) {}
-}
-
-impl Handler<CommitAcknowledged> for Coordinator {
-    type Result = Result<(), ConsumeError>;
-    fn handle(&mut self, _: CommitAcknowledged, _: &mut Context<Self>) -> Self::Result {
-        Err(ConsumeError::InvalidState("coordinator not implemented yet"))
-    }
-}
-
-impl Handler<FetchCommitted> for Coordinator {
-    type Result = Result<BTreeMap<TopicPartition, StartPosition>, ConsumeError>;
-    fn handle(&mut self, _: FetchCommitted, _: &mut Context<Self>) -> Self::Result {
-        Err(ConsumeError::InvalidState("coordinator not implemented yet"))
-    }
-}
-
-impl Handler<LeaveGroup> for Coordinator {
-    type Result = Result<(), ConsumeError>;
-    fn handle(&mut self, _: LeaveGroup, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
-    }
-}
-
-impl Handler<GetGroupStats> for Coordinator {
-    type Result = actix::MessageResult<GetGroupStats>;
-    fn handle(&mut self, _: GetGroupStats, _: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult(GroupStats::default())
-    }
-}
+#[cfg_attr(not(test), allow(unused_imports))]
+pub(crate) use actor::Coordinator;
