@@ -12,11 +12,11 @@ use super::config::{ConsumerBuilder, ConsumerConfig};
 use super::coordinator::Coordinator;
 use super::error::ConsumeError;
 use super::internal::{
-    AssignmentListener, CommitAcknowledged, FetchCommitted, GetGroupStats, LeaveGroup, PartitionsAssigned,
+    self, AssignmentListener, CommitAcknowledged, FetchCommitted, GetGroupStats, LeaveGroup, PartitionsAssigned,
     PartitionsLost, RevokePartitions, SetSubscription,
 };
 use super::messages::{
-    Assign, Close, Commit, ConsumerEvent, GetConsumerStats, Pause, Records, Resume, Seek, Subscribe,
+    Assign, Close, Commit, CommitOffsets, ConsumerEvent, GetConsumerStats, Pause, Records, Resume, Seek, Subscribe,
 };
 use super::partition::{
     Drain, GetPartitionStats, PartitionConsumer, SeekPartition, SetPaused, StopPartition, Subscriber,
@@ -368,6 +368,29 @@ impl Handler<Commit> for Consumer {
         }
         let Some(coordinator) = self.coordinator.clone() else { return Box::pin(fut::ready(Ok(()))) };
         let commit = async move { coordinator.send(CommitAcknowledged).await.map_err(|_| ConsumeError::Closed)? };
+        Box::pin(commit.into_actor(self))
+    }
+}
+
+impl Handler<CommitOffsets> for Consumer {
+    type Result = Reply<()>;
+
+    fn handle(&mut self, msg: CommitOffsets, _: &mut Context<Self>) -> Self::Result {
+        if let Err(error) = self.shared() {
+            return Box::pin(fut::ready(Err(error)));
+        }
+        if self.config.group_id.is_none() {
+            return Box::pin(fut::ready(Err(ConsumeError::NoGroup)));
+        }
+        if let Some((tp, _)) = msg.offsets.iter().find(|(tp, _)| !self.partitions.contains_key(tp)) {
+            let error = ConsumeError::NotAssigned { topic: tp.topic.clone(), partition: tp.partition };
+            return Box::pin(fut::ready(Err(error)));
+        }
+        let Some(coordinator) = self.coordinator.clone() else { return Box::pin(fut::ready(Ok(()))) };
+        let offsets = msg.offsets;
+        let commit = async move {
+            coordinator.send(internal::CommitOffsets { offsets }).await.map_err(|_| ConsumeError::Closed)?
+        };
         Box::pin(commit.into_actor(self))
     }
 }

@@ -47,6 +47,7 @@ pub enum Api {
 /// The arguments of `actix-kafka perf produce`.
 #[derive(Debug, Clone, Args)]
 pub struct PerfProduceArgs {
+    /// Where to produce: `--brokers` and the topic, or an embedded cluster.
     #[command(flatten)]
     pub target: Target,
 

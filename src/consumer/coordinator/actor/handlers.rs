@@ -9,7 +9,7 @@ use crate::consumer::coordinator::flows;
 use crate::consumer::coordinator::offsets::Position;
 use crate::consumer::error::ConsumeError;
 use crate::consumer::internal::{
-    Acknowledged, CommitAcknowledged, FetchCommitted, GetGroupStats, LeaveGroup, SetSubscription,
+    Acknowledged, CommitAcknowledged, CommitOffsets, FetchCommitted, GetGroupStats, LeaveGroup, SetSubscription,
 };
 use crate::consumer::stats::GroupStats;
 use crate::consumer::types::{StartPosition, TopicPartition};
@@ -56,6 +56,22 @@ impl Handler<CommitAcknowledged> for Coordinator {
             me.do_send(CommitDone { offsets, result: result.clone() });
             result
         })
+    }
+}
+
+impl Handler<CommitOffsets> for Coordinator {
+    type Result = ResponseFuture<Result<(), ConsumeError>>;
+    fn handle(&mut self, msg: CommitOffsets, ctx: &mut Context<Self>) -> Self::Result {
+        for (partition, offset) in msg.offsets {
+            if self.membership.is_subscribed() && !self.membership.owned.contains(&partition) {
+                let TopicPartition { topic, partition } = partition;
+                return Box::pin(std::future::ready(Err(ConsumeError::NotAssigned { topic, partition })));
+            }
+            // The leader epoch is unknown for a user-given offset (-1, as the Java client
+            // commits it without one).
+            self.book.acknowledge(partition, (offset, -1));
+        }
+        self.handle(CommitAcknowledged, ctx)
     }
 }
 
