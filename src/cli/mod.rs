@@ -2,14 +2,15 @@
 //!
 //! The binary (`src/bin/actix-kafka.rs`) only parses [`Cli`], sets up logging and
 //! calls [`run`]; each subcommand lives in its own module with its own `Args` struct
-//! and `run` function ([`broker`], [`produce`]), so `consume` and `perf` slot in
-//! beside them as further [`Command`] variants.
+//! and `run` function ([`broker`], [`produce`], [`consume`], [`perf`]); [`security`] holds
+//! the TLS and SASL flags the client commands share.
 //!
 //! Exit codes follow one rule for every subcommand: 0 on success (a broker stopped by
 //! SIGINT or SIGTERM included), 1 when the command fails at run time (the error is
 //! printed on stderr), and 2 for bad arguments (clap's own error and exit).
 
 pub mod broker;
+pub mod consume;
 mod lines;
 pub mod perf;
 pub mod produce;
@@ -38,6 +39,9 @@ pub enum Command {
     /// Produce one record per stdin line to a topic; exit 0 only when every record
     /// was acknowledged.
     Produce(produce::ProduceArgs),
+    /// Print a topic's records, one per line; with --group, as a member of a consumer
+    /// group that commits what was printed.
+    Consume(consume::ConsumeArgs),
     /// Measure a client's throughput, latency and CPU time (`perf produce`).
     Perf(perf::PerfArgs),
 }
@@ -50,6 +54,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Broker(args) => broker::run(args),
         Command::Produce(args) => produce::run(args),
+        Command::Consume(args) => consume::run(args),
         Command::Perf(args) => perf::run(args),
     }
 }

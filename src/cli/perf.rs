@@ -81,6 +81,31 @@ pub struct Target {
     /// Partitions of the topic on the embedded cluster (without --brokers).
     #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..))]
     pub partitions: i32,
+
+    /// TLS and SASL towards `--brokers` (the embedded cluster is plaintext).
+    #[command(flatten)]
+    pub security: super::security::SecurityArgs,
+}
+
+impl Target {
+    /// The client configuration for `bootstrap`: the security flags apply to
+    /// `--brokers` only, as the embedded cluster started for the run is plaintext.
+    ///
+    /// # Errors
+    ///
+    /// [`SecurityArgsError`](super::security::SecurityArgsError) when the security
+    /// flags do not fit together or the password variable is not set.
+    pub fn client(
+        &self,
+        bootstrap: &str,
+        client_id: &str,
+    ) -> Result<crate::client::ClientConfig, super::security::SecurityArgsError> {
+        let client = crate::client::ClientConfig::new(bootstrap).client_id(client_id);
+        match self.brokers {
+            Some(_) => self.security.apply(client),
+            None => Ok(client),
+        }
+    }
 }
 
 /// Runs `perf`; returns the exit code (see the module docs).

@@ -101,8 +101,8 @@ pub struct Produce {
 
 impl Produce {
     /// A record for `topic`, with no key, value or header yet.
-    pub fn to(topic: impl Into<Arc<str>>) -> Self {
-        Self { topic: topic.into(), record: ProducerRecord::default(), report_to: None }
+    pub fn to(topic: impl TopicName) -> Self {
+        Self { topic: topic.into_topic(), record: ProducerRecord::default(), report_to: None }
     }
 
     /// Sets the whole record at once (key, value, headers, partition, timestamp).
@@ -189,8 +189,8 @@ pub struct ProduceBatch {
 
 impl ProduceBatch {
     /// An empty batch for `topic`.
-    pub fn to(topic: impl Into<Arc<str>>) -> Self {
-        Self { topic: topic.into(), records: Vec::new() }
+    pub fn to(topic: impl TopicName) -> Self {
+        Self { topic: topic.into_topic(), records: Vec::new() }
     }
 
     /// Appends records.
@@ -243,4 +243,42 @@ pub struct ProducerStats {
     pub broker_starts: u64,
     /// How many times a `BrokerProducer` was restarted by its supervisor.
     pub broker_restarts: u64,
+}
+
+/// A topic name as [`Produce::to`] and [`ProduceBatch::to`] take it: `&str`,
+/// `String`, `&String`, or an `Arc<str>` (shared as is, without a copy; the producer
+/// keeps topic names as `Arc<str>`).
+pub trait TopicName {
+    /// The name as the producer keeps it.
+    fn into_topic(self) -> Arc<str>;
+}
+
+impl TopicName for &str {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self)
+    }
+}
+
+impl TopicName for String {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self)
+    }
+}
+
+impl TopicName for &String {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self.as_str())
+    }
+}
+
+impl TopicName for Arc<str> {
+    fn into_topic(self) -> Arc<str> {
+        self
+    }
+}
+
+impl TopicName for &Arc<str> {
+    fn into_topic(self) -> Arc<str> {
+        Arc::clone(self)
+    }
 }

@@ -120,7 +120,7 @@ pub use config::{Acks, ConfigError, ProducerBuilder, ProducerConfig};
 pub use error::ProduceError;
 pub use messages::{
     Close, DeliveryReport, Flush, Produce, ProduceBatch, ProducerRecord, ProducerStats, RecordMetadata, Stats,
-    TryProduce,
+    TopicName, TryProduce,
 };
 pub use partitioner::Partitioner;
 pub use producer::Producer;

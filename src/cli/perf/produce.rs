@@ -103,10 +103,14 @@ fn parse_compression(text: &str) -> Result<Compression, String> {
 
 impl PerfProduceArgs {
     /// The producer these arguments describe.
-    pub fn builder(&self, bootstrap: &str) -> ProducerBuilder {
+    ///
+    /// # Errors
+    ///
+    /// [`SecurityArgsError`](crate::cli::security::SecurityArgsError) for security
+    /// flags that do not fit together.
+    pub fn builder(&self, bootstrap: &str) -> Result<ProducerBuilder, crate::cli::security::SecurityArgsError> {
         let mut builder = Producer::builder()
-            .bootstrap(bootstrap)
-            .client_id("actix-kafka-perf")
+            .client(self.target.client(bootstrap, "actix-kafka-perf")?)
             .acks(self.acks.into())
             .compression(self.compression);
         if let Some(ms) = self.linger_ms {
@@ -118,11 +122,11 @@ impl PerfProduceArgs {
         if let Some(bytes) = self.buffer_bytes {
             builder = builder.buffer_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
         }
-        match (self.idempotence, self.acks) {
+        Ok(match (self.idempotence, self.acks) {
             (Some(idempotence), _) => builder.idempotence(idempotence),
             (None, AcksArg::None | AcksArg::Leader) => builder.idempotence(false),
             (None, AcksArg::All) => builder,
-        }
+        })
     }
 
     fn label(&self) -> String {
@@ -147,13 +151,14 @@ pub fn run(args: PerfProduceArgs) -> ExitCode {
             }
         },
     };
-    let producer = match args.builder(&bootstrap).build() {
-        Ok(producer) => producer,
-        Err(e) => {
-            eprintln!("actix-kafka perf: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let producer =
+        match args.builder(&bootstrap).map_err(|e| e.to_string()).and_then(|b| b.build().map_err(|e| e.to_string())) {
+            Ok(producer) => producer,
+            Err(e) => {
+                eprintln!("actix-kafka perf: {e}");
+                return ExitCode::from(2);
+            }
+        };
     let broker_cpu_before = broker.as_ref().and_then(EmbeddedBroker::cpu_seconds);
     let cpu_before = report::process_cpu_seconds();
     let system = actix_rt::System::new();
@@ -503,7 +508,7 @@ mod tests {
         assert_eq!((args.target.records, args.target.record_size, args.api), (5, 10, Api::Fire));
         assert_eq!((args.acks, args.compression, args.linger_ms), (AcksArg::Leader, Compression::Lz4, Some(2)));
         assert_eq!((args.batch_bytes, args.throughput, args.target.json), (Some(1000), Some(100), true));
-        assert!(!args.builder("b:9092").build().unwrap().config().idempotence, "acks 1 turns idempotence off");
+        assert!(!args.builder("b:9092").unwrap().build().unwrap().config().idempotence, "acks 1 turns idempotence off");
         for bad in [&["--api", "stream"][..], &["--records", "0"], &["--acks", "2"], &["--throughput", "0"]] {
             assert_eq!(perf(bad).unwrap_err().exit_code(), 2, "{bad:?}");
         }
