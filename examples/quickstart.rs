@@ -19,7 +19,12 @@ use actix::prelude::*;
 use actix_kafka::consumer::{self, Consumer, HandlerError, OffsetReset, Records, Subscribe};
 use actix_kafka::embedded::EmbeddedCluster;
 use actix_kafka::producer::{self, Produce, Producer};
+use actix_kafka::producer::{ProduceError, RecordMetadata};
 use tokio::sync::oneshot;
+use tokio::task::{JoinError, JoinSet};
+
+/// What a `send(Produce)` answers: the actor's reply, inside the mailbox's result.
+type SendResult = Result<Result<RecordMetadata, ProduceError>, MailboxError>;
 
 /// Partitions of the embedded run's topic.
 const PARTITIONS: i32 = 6;
@@ -98,22 +103,21 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("quickstart: {records} records to {topic} on {bootstrap}");
 
     // Produce: one `Produce` message per record, every reply awaited (its partition
-    // and offset), WINDOW of them outstanding at a time.
+    // and offset), up to WINDOW of them outstanding at once. Each send is its own
+    // task, so records wait in the producer's batches together rather than one by one.
     let producer = Producer::builder().bootstrap(&bootstrap).client_id("quickstart").build()?.start();
     let started = Instant::now();
     let mut acknowledged = 0;
-    for window in (0..records).collect::<Vec<_>>().chunks(WINDOW) {
-        let replies: Vec<_> = window
-            .iter()
-            .map(|i| {
-                producer.send(Produce::to(topic.as_str()).key(format!("key-{}", i % 1000)).value(format!("record-{i}")))
-            })
-            .collect();
-        for reply in replies {
-            let metadata = reply.await??;
-            debug_assert!(metadata.offset >= 0);
-            acknowledged += 1;
+    let mut replies = JoinSet::new();
+    for i in 0..records {
+        if replies.len() >= WINDOW {
+            acknowledged += acknowledge(replies.join_next().await)?;
         }
+        let record = Produce::to(topic.as_str()).key(format!("key-{}", i % 1000)).value(format!("record-{i}"));
+        replies.spawn_local(producer.send(record));
+    }
+    while let Some(reply) = replies.join_next().await {
+        acknowledged += acknowledge(Some(reply))?;
     }
     let produce_time = started.elapsed();
     producer.send(producer::Close).await??;
@@ -156,6 +160,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("quickstart: OK, every record produced once and consumed once");
     Ok(())
+}
+
+/// Checks one send's reply: 1 for an acknowledged record, the error otherwise.
+fn acknowledge(reply: Option<Result<SendResult, JoinError>>) -> Result<usize, Box<dyn Error>> {
+    match reply {
+        Some(reply) => {
+            let metadata = reply???;
+            debug_assert!(metadata.offset >= 0, "acks=all replies carry the offset");
+            Ok(1)
+        }
+        None => Ok(0),
+    }
 }
 
 /// `--brokers HOST:PORT` and `--records N` (default 100,000).
