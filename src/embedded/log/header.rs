@@ -8,6 +8,8 @@ const MAGIC_OFFSET: usize = 16;
 /// Where the CRC-32C sits; it covers every byte from [`ATTRIBUTES_OFFSET`] on.
 const CRC_OFFSET: usize = 17;
 const ATTRIBUTES_OFFSET: usize = 21;
+/// maxTimestamp: inside the CRC.
+const MAX_TIMESTAMP_RANGE: std::ops::Range<usize> = 35..43;
 const CONTROL_BIT: i16 = 0x20;
 /// baseOffset: outside the CRC, set by the log on append.
 pub(crate) const BASE_OFFSET_RANGE: std::ops::Range<usize> = 0..8;
@@ -73,7 +75,7 @@ impl BatchHeader {
             size,
             attributes: i16::from_be_bytes(be(buf, ATTRIBUTES_OFFSET)),
             last_offset_delta: i32::from_be_bytes(be(buf, 23)),
-            max_timestamp: i64::from_be_bytes(be(buf, 35)),
+            max_timestamp: i64::from_be_bytes(be(buf, MAX_TIMESTAMP_RANGE.start)),
             producer_id: i64::from_be_bytes(be(buf, 43)),
             producer_epoch: i16::from_be_bytes(be(buf, 51)),
             base_sequence: i32::from_be_bytes(be(buf, 53)),
@@ -113,6 +115,17 @@ pub(crate) fn crc_matches(batch: &[u8]) -> bool {
         (Some(stored), Some(covered)) => stored == crc32c::crc32c(covered).to_be_bytes(),
         _ => false,
     }
+}
+
+/// Writes `max_timestamp` into the whole batch `batch` and recomputes its CRC-32C,
+/// which covers that field. Does nothing to a slice shorter than a batch header.
+pub(crate) fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) {
+    if batch.len() < HEADER_LEN {
+        return;
+    }
+    batch[MAX_TIMESTAMP_RANGE].copy_from_slice(&max_timestamp.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    batch[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
 }
 
 #[cfg(test)]

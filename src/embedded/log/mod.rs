@@ -8,8 +8,10 @@
 //! A log is a run of *segments*, each holding whole record batches back to back,
 //! exactly the wire bytes of the Produce request with `baseOffset` and
 //! `partitionLeaderEpoch` set by the log (both sit outside the CRC, so the batch stays
-//! valid without recomputing it). Without a directory ([`LogConfig::dir`] `None`) the
-//! batches stay in memory as [`Bytes`](bytes::Bytes). With one, the layout is Kafka's:
+//! valid without recomputing it). As in Kafka, a client's `maxTimestamp` that is not
+//! its largest record timestamp is corrected, and only then is the CRC recomputed.
+//! Without a directory ([`LogConfig::dir`] `None`) the batches stay in memory as
+//! [`Bytes`](bytes::Bytes). With one, the layout is Kafka's:
 //!
 //! - `{base_offset:020}.log`: the segment's batches;
 //! - `{base_offset:020}.index`: a sparse offset index of 8-byte entries, (offset
@@ -49,7 +51,8 @@
 //! [`AppendError::UnsupportedForMessageFormat`]), length and CRC
 //! ([`AppendError::CorruptMessage`]), size ([`AppendError::MessageTooLarge`]), and
 //! Kafka's `LogValidator` rules ([`AppendError::InvalidRecord`]: the records decode,
-//! their count matches `lastOffsetDelta`, no control batches from clients). Then the
+//! their count matches `lastOffsetDelta`, no control batches from clients; a wrong
+//! `maxTimestamp` is no error, Kafka overwrites it, and so does the log). Then the
 //! idempotent-producer checks, per producer id, against the epoch and the last five
 //! batches kept for it (Kafka's rules):
 //!
@@ -95,6 +98,8 @@ mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_peers;
 
 pub use config::{FsyncPolicy, LogConfig};
 pub use error::{AppendError, LogError, ReadError};

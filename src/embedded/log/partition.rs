@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::config::{FsyncPolicy, LogConfig};
 use super::error::{AppendError, LogError, ReadError};
-use super::header::{BASE_OFFSET_RANGE, LEADER_EPOCH_RANGE};
+use super::header::{set_max_timestamp, BASE_OFFSET_RANGE, LEADER_EPOCH_RANGE};
 use super::producer_state::{ProducerState, SequenceCheck, StagedProducers};
 use super::recovery::{recover, RecoveryReport};
 use super::segment::{sync_dir, BatchEntry, Segment};
@@ -62,6 +62,9 @@ struct Planned {
     size: usize,
     /// The offset of its first record with the largest timestamp.
     max_timestamp_offset: i64,
+    /// The client's maxTimestamp is not the largest record timestamp
+    /// (`entry.max_timestamp`): [`stamp`] corrects it, as Kafka does.
+    rewrite_max_timestamp: bool,
     entry: BatchEntry,
 }
 
@@ -162,11 +165,12 @@ impl PartitionLog {
             if header.is_idempotent() {
                 self.producers.stage(&mut plan.staged, &header, last_offset);
             }
-            let max_timestamp = header.max_timestamp;
+            let max_timestamp = batch.max_timestamp;
             plan.batches.push(Planned {
                 start: batch.start,
                 size: header.size,
                 max_timestamp_offset: next_offset + i64::from(batch.max_timestamp_delta),
+                rewrite_max_timestamp: max_timestamp != header.max_timestamp,
                 entry: BatchEntry { base_offset: next_offset, last_offset, max_timestamp, position: 0, size: 0 },
             });
             plan.range = Some((plan.range.map_or(next_offset, |r| r.0), last_offset));
@@ -374,12 +378,17 @@ impl PartitionLog {
 }
 
 /// Sets each planned batch's base offset and leader epoch in `records` (in place
-/// when nothing else shares the buffer) and cuts it into the batches to write.
+/// when nothing else shares the buffer), and its maxTimestamp where the client's was
+/// wrong (the CRC is then recomputed), and cuts it into the batches to write.
 fn stamp(records: Bytes, batches: &[Planned], leader_epoch: i32) -> Vec<(Bytes, BatchEntry)> {
     let mut buf = records.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
     for batch in batches {
-        buf[batch.start..][BASE_OFFSET_RANGE].copy_from_slice(&batch.entry.base_offset.to_be_bytes());
-        buf[batch.start..][LEADER_EPOCH_RANGE].copy_from_slice(&leader_epoch.to_be_bytes());
+        let bytes = &mut buf[batch.start..batch.start + batch.size];
+        bytes[BASE_OFFSET_RANGE].copy_from_slice(&batch.entry.base_offset.to_be_bytes());
+        bytes[LEADER_EPOCH_RANGE].copy_from_slice(&leader_epoch.to_be_bytes());
+        if batch.rewrite_max_timestamp {
+            set_max_timestamp(bytes, batch.entry.max_timestamp);
+        }
     }
     let buf = buf.freeze();
     batches.iter().map(|batch| (buf.slice(batch.start..batch.start + batch.size), batch.entry)).collect()

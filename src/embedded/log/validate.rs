@@ -5,7 +5,10 @@ use bytes::Bytes;
 use super::error::AppendError;
 use super::header::{BatchHeader, HeaderFault};
 use crate::protocol::error::DecodeError;
-use crate::protocol::record::{DecodeOptions, RecordBatch, RecordError, TimestampType};
+use crate::protocol::record::{DecodeOptions, RecordBatch, RecordError};
+
+/// Kafka's `RecordBatch.NO_TIMESTAMP`.
+const NO_TIMESTAMP: i64 = -1;
 
 /// One batch of a produce that passed every check.
 #[derive(Debug, Clone)]
@@ -13,6 +16,9 @@ pub(crate) struct CheckedBatch {
     /// Where it sits in the produce's `records`.
     pub start: usize,
     pub header: BatchHeader,
+    /// The largest record timestamp, which the log stores as the batch's
+    /// maxTimestamp whatever the client wrote there (see [`check_rules`]).
+    pub max_timestamp: i64,
     /// The offset delta of its first record with the largest timestamp.
     pub max_timestamp_delta: i32,
 }
@@ -35,9 +41,9 @@ pub(crate) fn check_batches(records: &Bytes, max_message_bytes: usize) -> Result
         }
         let mut bytes = records.slice(start..start + header.size);
         let batch = RecordBatch::decode(&mut bytes, &opts).map_err(|error| record_error(index, error))?;
-        let max_timestamp_delta =
+        let (max_timestamp, max_timestamp_delta) =
             check_rules(&batch).map_err(|reason| AppendError::InvalidRecord { batch: index, reason })?;
-        checked.push(CheckedBatch { start, header, max_timestamp_delta });
+        checked.push(CheckedBatch { start, header, max_timestamp, max_timestamp_delta });
         start += header.size;
     }
     Ok(checked)
@@ -63,9 +69,16 @@ fn record_error(batch: usize, source: RecordError) -> AppendError {
     }
 }
 
-/// The rules Kafka's `LogValidator` applies to a client's batch; returns the offset
-/// delta of the first record with the largest timestamp.
-fn check_rules(batch: &RecordBatch) -> Result<i32, &'static str> {
+/// The rules Kafka's `LogValidator` applies to a client's batch; returns the largest
+/// record timestamp and the offset delta of the first record that has it.
+///
+/// The batch's own maxTimestamp is not a rule: Kafka overwrites it with the largest
+/// record timestamp (`setMaxTimestamp` in `LogValidator`), and real clients rely on
+/// that. sarama 1.22 never sets it (it sends -1); rskafka truncates the record
+/// deltas and the maximum to milliseconds separately, so its maxTimestamp can be 1 ms
+/// past the largest record. Refusing those batches lost their records. As in Kafka,
+/// the maximum starts at NO_TIMESTAMP (-1).
+fn check_rules(batch: &RecordBatch) -> Result<(i64, i32), &'static str> {
     if batch.is_control {
         return Err("clients may not write control batches");
     }
@@ -82,7 +95,7 @@ fn check_rules(batch: &RecordBatch) -> Result<i32, &'static str> {
     if batch.producer_id < 0 && batch.is_transactional {
         return Err("a transactional batch without a producer id");
     }
-    let mut max = (i64::MIN, 0i32);
+    let mut max = (NO_TIMESTAMP, 0i32);
     for (delta, record) in (0i32..).zip(&batch.records) {
         if Some(record.offset) != batch.base_offset.checked_add(i64::from(delta)) {
             return Err("record offset deltas do not count up from 0");
@@ -92,8 +105,5 @@ fn check_rules(batch: &RecordBatch) -> Result<i32, &'static str> {
             max = (timestamp, delta);
         }
     }
-    if batch.timestamp_type == TimestampType::CreateTime && max.0 != batch.max_timestamp {
-        return Err("maxTimestamp is not the largest record timestamp");
-    }
-    Ok(max.1)
+    Ok(max)
 }
