@@ -211,6 +211,9 @@ impl BrokerConsumer {
         self.busy = true;
         self.requests += 1;
         Counters::add(&self.shared.stats.fetch_requests, 1);
+        if !plan.full {
+            Counters::add(&self.shared.stats.incremental_fetches, 1);
+        }
         let span = tracing::debug_span!(
             "fetch_request",
             broker = self.node,

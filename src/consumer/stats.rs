@@ -17,6 +17,10 @@ pub struct ConsumerStats {
     pub bytes_fetched: u64,
     /// FetchRequests sent.
     pub fetch_requests: u64,
+    /// Of those, the incremental ones (KIP-227): sent in an established fetch session,
+    /// carrying only the partitions whose fetch state changed. Zero when the broker
+    /// offers no sessions or `fetch_sessions` is off.
+    pub incremental_fetches: u64,
     /// Deliveries the subscriber answered with an error.
     pub handler_errors: u64,
     /// Batches that failed to decode (a CRC mismatch...) and were fetched again.
