@@ -266,3 +266,49 @@ async fn close_waits_for_the_delivery_in_flight() {
     let _ = collecting.wait_for(10).await;
     cluster.shutdown().await.unwrap();
 }
+
+#[actix_rt::test]
+async fn close_does_not_wait_for_the_redelivery_of_a_failed_delivery() {
+    // Regression: a delivery answered `Err` waits out the redelivery backoff; a drain
+    // used to count it as in flight and waited the whole drain timeout.
+    let cluster = start_cluster(1, &[("t", 1)]).await;
+    produce_numbered(&cluster.bootstrap(), "t", 1, 10).await;
+    let consumer = builder(&cluster)
+        .redelivery_backoff(Duration::from_secs(60))
+        .drain_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+        .start();
+    let mut collecting = Collecting::start(usize::MAX, Duration::ZERO);
+    subscribe(&consumer, "t", &collecting).await;
+    collecting.wait_received().await;
+    let closed = tokio::time::timeout(Duration::from_secs(20), consumer.send(Close)).await;
+    assert!(closed.is_ok(), "Close waited for a redelivery 60 s away");
+    closed.unwrap().unwrap().unwrap();
+    assert!(collecting.seen.records().is_empty(), "nothing was acknowledged");
+    cluster.shutdown().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn closing_a_group_member_tells_the_subscriber_revoked() {
+    let cluster = start_cluster(1, &[("t", 2)]).await;
+    produce_numbered(&cluster.bootstrap(), "t", 2, 10).await;
+    let consumer = builder(&cluster)
+        .group_id("close-revokes")
+        .heartbeat_interval(Duration::from_millis(100))
+        .session_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+        .start();
+    let mut collecting = Collecting::plain();
+    subscribe(&consumer, "t", &collecting).await;
+    let _ = collecting.wait_for(20).await;
+    consumer.send(Close).await.unwrap().unwrap();
+    let revoked = collecting.seen.events().into_iter().find_map(|e| match e {
+        ConsumerEvent::Revoked { partitions } => Some(partitions),
+        _ => None,
+    });
+    let expected = vec![TopicPartition::new("t", 0), TopicPartition::new("t", 1)];
+    assert_eq!(revoked, Some(expected), "Revoked was handled before Close returned");
+    cluster.shutdown().await.unwrap();
+}

@@ -407,8 +407,20 @@ impl Handler<Close> for Consumer {
         let all: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
         let drained = self.drain(&all);
         let coordinator = self.coordinator.take();
+        // A group member gives its partitions up on close as in a rebalance: the
+        // subscriber hears `Revoked` (after the drain, before the final commit), as the
+        // Java client calls `onPartitionsRevoked` on close.
+        let in_group = matches!(self.mode, Mode::Subscribed { .. }) && coordinator.is_some() && !all.is_empty();
+        let events = self.subscriber.as_ref().and_then(|s| s.events.clone()).filter(|_| in_group);
+        let timeout = self.config.drain_timeout;
         let close = async move {
             drained.await;
+            if let Some(events) = events {
+                let told = events.send(ConsumerEvent::Revoked { partitions: all });
+                if tokio::time::timeout(timeout, told).await.is_err() {
+                    tracing::warn!("the subscriber did not handle Revoked within the drain timeout");
+                }
+            }
             match coordinator {
                 Some(coordinator) => coordinator.send(LeaveGroup).await.map_err(|_| ConsumeError::Closed)?,
                 None => Ok(()),

@@ -66,6 +66,9 @@ pub(crate) struct PartitionConsumer {
     subscriber_gone: bool,
     draining: bool,
     drained: Vec<oneshot::Sender<()>>,
+    /// A delivery was answered `Err` and waits out the redelivery backoff: nothing is
+    /// in flight at the subscriber, so a drain need not wait for it.
+    redelivery_pending: bool,
     stall: StallDetector,
     stalls_in_a_row: u32,
     redeliver_on_start: bool,
@@ -99,6 +102,7 @@ impl PartitionConsumer {
                 subscriber_gone: false,
                 draining: false,
                 drained: Vec::new(),
+                redelivery_pending: false,
                 stalls_in_a_row: 0,
                 redeliver_on_start: false,
             }
@@ -367,10 +371,20 @@ impl PartitionConsumer {
                 Counters::add(&self.shared.stats.handler_errors, 1);
                 tracing::debug!(partition = %self.tp(), %error, "the subscriber failed a delivery; redelivering");
                 let (_, redeliver) = self.state.on_answer(false);
+                if redeliver && self.draining {
+                    // Being given up: the failed delivery is finished, unacknowledged;
+                    // whoever owns the partition next reads it again.
+                    self.notify_drained();
+                    return;
+                }
                 if redeliver {
-                    ctx.run_later(self.shared.config.redelivery_backoff, |act, ctx| match act.state.redelivery() {
-                        Some(records) => act.send_delivery(records, ctx),
-                        None => act.after_delivery(ctx),
+                    self.redelivery_pending = true;
+                    ctx.run_later(self.shared.config.redelivery_backoff, |act, ctx| {
+                        act.redelivery_pending = false;
+                        match act.state.redelivery() {
+                            Some(records) if !act.draining => act.send_delivery(records, ctx),
+                            _ => act.after_delivery(ctx),
+                        }
                     });
                     return;
                 }
@@ -387,12 +401,22 @@ impl PartitionConsumer {
 
     fn after_delivery(&mut self, ctx: &mut Context<Self>) {
         if !self.state.delivering() {
-            for waiter in self.drained.drain(..) {
-                let _drain_gone = waiter.send(());
-            }
+            self.notify_drained();
         }
         self.deliver(ctx);
         self.register(ctx);
+    }
+
+    /// Whether a delivery is at the subscriber, its answer awaited (a drain waits for
+    /// it); a failed one waiting out its redelivery backoff is not.
+    pub(super) fn awaiting_answer(&self) -> bool {
+        self.state.delivering() && !self.redelivery_pending
+    }
+
+    fn notify_drained(&mut self) {
+        for waiter in self.drained.drain(..) {
+            let _drain_gone = waiter.send(());
+        }
     }
 
     // ---- stalls -----------------------------------------------------------------------

@@ -77,7 +77,7 @@ impl Handler<Drain> for PartitionConsumer {
         self.draining = true;
         self.unwant();
         let (done, drained) = oneshot::channel();
-        if self.state.delivering() {
+        if self.awaiting_answer() {
             self.drained.push(done);
         } else {
             let _nobody = done.send(());
