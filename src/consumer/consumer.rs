@@ -12,8 +12,7 @@ use super::config::{ConsumerBuilder, ConsumerConfig};
 use super::coordinator::Coordinator;
 use super::error::ConsumeError;
 use super::internal::{
-    self, AssignmentListener, CommitAcknowledged, FetchCommitted, GetGroupStats, LeaveGroup, PartitionsAssigned,
-    PartitionsLost, RevokePartitions, SetSubscription,
+    self, AssignmentListener, CommitAcknowledged, FetchCommitted, GetGroupStats, LeaveGroup, SetSubscription,
 };
 use super::messages::{
     Assign, Close, Commit, CommitOffsets, ConsumerEvent, GetConsumerStats, Pause, Records, Resume, Seek, Subscribe,
@@ -415,12 +414,7 @@ impl Handler<Close> for Consumer {
         let timeout = self.config.drain_timeout;
         let close = async move {
             drained.await;
-            if let Some(events) = events {
-                let told = events.send(ConsumerEvent::Revoked { partitions: all });
-                if tokio::time::timeout(timeout, told).await.is_err() {
-                    tracing::warn!("the subscriber did not handle Revoked within the drain timeout");
-                }
-            }
+            group_side::tell_revoked(events, all, timeout).await;
             match coordinator {
                 Some(coordinator) => coordinator.send(LeaveGroup).await.map_err(|_| ConsumeError::Closed)?,
                 None => Ok(()),
@@ -463,61 +457,8 @@ impl Handler<GetConsumerStats> for Consumer {
     }
 }
 
-// ---- the coordinator's side ---------------------------------------------------------
-
-impl Handler<PartitionsAssigned> for Consumer {
-    type Result = ();
-
-    fn handle(&mut self, msg: PartitionsAssigned, _: &mut Context<Self>) {
-        if !self.closed {
-            self.start_partitions(msg.partitions);
-        }
-    }
-}
-
-impl Handler<RevokePartitions> for Consumer {
-    type Result = ResponseActFuture<Self, BTreeMap<TopicPartition, (i64, i32)>>;
-
-    fn handle(&mut self, msg: RevokePartitions, _: &mut Context<Self>) -> Self::Result {
-        tracing::info!(partitions = ?msg.partitions, "revoking partitions");
-        let drained = self.drain(&msg.partitions);
-        let events = self.subscriber.as_ref().and_then(|s| s.events.clone());
-        let timeout = self.config.drain_timeout;
-        let partitions = msg.partitions;
-        let revoke = async move {
-            let acknowledged = drained.await;
-            if let Some(events) = events {
-                let told = events.send(ConsumerEvent::Revoked { partitions: partitions.clone() });
-                if tokio::time::timeout(timeout, told).await.is_err() {
-                    tracing::warn!("the subscriber did not handle Revoked within the drain timeout");
-                }
-            }
-            (partitions, acknowledged)
-        };
-        Box::pin(revoke.into_actor(self).map(|(partitions, acknowledged), act, _| {
-            act.stop_partitions(&partitions);
-            acknowledged
-        }))
-    }
-}
-
-impl Handler<PartitionsLost> for Consumer {
-    type Result = ();
-
-    fn handle(&mut self, msg: PartitionsLost, _: &mut Context<Self>) {
-        tracing::info!(partitions = ?msg.partitions, "partitions lost");
-        self.stop_partitions(&msg.partitions);
-        self.event(ConsumerEvent::Lost { partitions: msg.partitions });
-    }
-}
-
-impl Handler<ConsumerEvent> for Consumer {
-    type Result = ();
-
-    fn handle(&mut self, event: ConsumerEvent, _: &mut Context<Self>) {
-        self.event(event);
-    }
-}
+#[path = "consumer_group_side.rs"]
+mod group_side;
 
 #[cfg(test)]
 #[path = "consumer_tests.rs"]
