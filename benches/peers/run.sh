@@ -18,8 +18,23 @@
 # same for every client); CPU µs/record is the process's user + system time over RECORDS
 # (GNU time). Every topic must then hold RECORDS records (ListOffsets through kcat -Q).
 #
+# Then consumers side by side (MODES="produce consume" by default): RECORDS records
+# written once per cluster and codec into a 6-partition topic (by our producer, not
+# timed), then read from the start of every partition, without a group, by each of:
+#
+#   ours: perf consume          `actix-kafka perf consume` (counts, acknowledges)
+#   ours: consume CLI           `actix-kafka consume --from-beginning --count N >/dev/null`
+#   kcat                        `kcat -C -e -o beginning -q -f '%s\n' >/dev/null`
+#   rdkafka Base / Stream       rust-rdkafka BaseConsumer / StreamConsumer (assign)
+#   rskafka                     rskafka StreamConsumer, one per partition
+#
+# Records/s and CPU µs per record as for the producers (the whole process, start-up
+# included); "stored" is "read": the client counted RECORDS (kcat: it reached every
+# partition's end, -e, which its exit status says).
+#
 #   benches/peers/run.sh [RECORDS]            # default 1000000
 #   CLIENTS="batch kcat" CODECS=none CLUSTERS=mock benches/peers/run.sh 200000
+#   MODES=consume CONSUMERS="perf-consume kcat" CODECS=none benches/peers/run.sh
 #
 # Needs the peers (.ci/install-peers) and, for sarama, Debian's golang-go and
 # golang-github-shopify-sarama-dev (installed with apt-get when missing). Builds into
@@ -35,6 +50,10 @@ TARGET=$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-targe
 CLIENTS=${CLIENTS:-"batch send fire cli kcat rdkafka-base rdkafka-future rskafka sarama"}
 CODECS=${CODECS:-"none lz4"}
 CLUSTERS=${CLUSTERS:-"mock embedded"}
+MODES=${MODES:-"produce consume"}
+CONSUMERS=${CONSUMERS:-"perf-consume consume-cli kcat rdkafka-base-consumer rdkafka-stream-consumer rskafka-consumer"}
+[[ " $MODES " == *" produce "* ]] || CLIENTS=""
+[[ " $MODES " == *" consume "* ]] || CONSUMERS=""
 PEER_BENCH= SARAMA_BENCH=
 # sarama 1.22's idempotent batches are refused by the embedded broker (INVALID_RECORD):
 # SARAMA_IDEMPOTENT=false measures it there without.
@@ -49,7 +68,9 @@ log "building actix-kafka (release)"
 cargo build --release --features cli --quiet --bin actix-kafka
 BIN=$TARGET/release/actix-kafka
 
-if wants rdkafka-base || wants rdkafka-future || wants rskafka; then
+consumes() { [[ " $CONSUMERS " == *" $1 "* ]]; }
+if wants rdkafka-base || wants rdkafka-future || wants rskafka || consumes rdkafka-base-consumer \
+  || consumes rdkafka-stream-consumer || consumes rskafka-consumer; then
   log "building the Rust peers (rust-rdkafka on librdkafka 2.16, rskafka)"
   command -v pkg-config >/dev/null || { apt-get update -qq && apt-get install -y -qq pkg-config; } >&2
   mkdir -p "$TARGET/peer-bench/pkgconfig"
@@ -90,6 +111,7 @@ trap cleanup EXIT
 
 TOPICS=()
 for codec in $CODECS; do for client in $CLIENTS; do TOPICS+=("bench-$client-$codec"); done; done
+[ -z "$CONSUMERS" ] || for codec in $CODECS; do TOPICS+=("bench-consume-$codec"); done
 
 # RECORDS lines of exactly 100 bytes, for kcat and our CLI (the newline is the delimiter).
 python3 - "$RECORDS" >"$WORK/records" <<'PY'
@@ -125,9 +147,9 @@ start_mock() { # NAME: sets BOOTSTRAP
   BOOTSTRAP=$(head -1 "$WORK/$name.out")
 }
 
-stored() { # BOOTSTRAP TOPIC -> the sum of the 6 partitions' end offsets (ListOffsets)
+stored() { # BOOTSTRAP TOPIC [-1|-2] -> the sum of the 6 partitions' end (or start) offsets (ListOffsets)
   local args=() p
-  for p in 0 1 2 3 4 5; do args+=(-t "$2:$p:-1"); done
+  for p in 0 1 2 3 4 5; do args+=(-t "$2:$p:${3:--1}"); done
   LD_LIBRARY_PATH=$PEERS_LIBDIR kcat -Q -b "$1" "${args[@]}" 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
 }
 
@@ -153,7 +175,22 @@ produce() { # CLIENT BOOTSTRAP TOPIC CODEC
   esac
 }
 
-export -f produce
+consume() { # CLIENT BOOTSTRAP TOPIC
+  local client=$1 bootstrap=$2 topic=$3
+  case $client in
+    perf-consume) RUST_LOG=warn "$BIN" perf consume --brokers "$bootstrap" --topic "$topic" --records "$RECORDS" --json ;;
+    consume-cli)
+      RUST_LOG=warn "$BIN" consume --brokers "$bootstrap" --topic "$topic" --from-beginning --count "$RECORDS" --timeout-ms 300000 \
+        >/dev/null ;;
+    kcat) LD_LIBRARY_PATH=$PEERS_LIBDIR kcat -C -b "$bootstrap" -t "$topic" -e -o beginning -q -f '%s\n' >/dev/null ;;
+    rdkafka-base-consumer | rdkafka-stream-consumer | rskafka-consumer)
+      LD_LIBRARY_PATH=$PEERS_LIBDIR:$(dirname "$(readlink -f "$PEERS_LIBDIR/librdkafka.so.1")") "$PEER_BENCH" "$client" \
+        --brokers "$bootstrap" --topic "$topic" --records "$RECORDS" ;;
+    *) echo "unknown consumer $client" >&2; return 2 ;;
+  esac
+}
+
+export -f produce consume
 export BIN WORK RECORDS PEERS_LIBDIR PEER_BENCH SARAMA_BENCH SARAMA_IDEMPOTENT
 
 label() {
@@ -162,13 +199,19 @@ label() {
     cli) echo "ours: produce CLI (stdin)" ;;
     rdkafka-base) echo "rust-rdkafka BaseProducer" ;;
     rdkafka-future) echo "rust-rdkafka FutureProducer" ;;
+    perf-consume) echo "ours: perf consume" ;;
+    consume-cli) echo "ours: consume CLI" ;;
+    rdkafka-base-consumer) echo "rust-rdkafka BaseConsumer" ;;
+    rdkafka-stream-consumer) echo "rust-rdkafka StreamConsumer" ;;
+    rskafka-consumer) echo "rskafka StreamConsumer" ;;
     *) echo "$1" ;;
   esac
 }
 
-measure() { # CLIENT BOOTSTRAP TOPIC CODEC -> "records_per_s cpu_us_per_record" or "failed"
-  local out="$WORK/$1-$4.log" wall user sys
-  if ! /usr/bin/time -f "TIME %e %U %S" -o "$WORK/time" bash -c 'produce "$@"' produce "$@" >"$out" 2>&1; then
+measure() { # [FUNCTION=produce] CLIENT BOOTSTRAP TOPIC CODEC -> "records_per_s cpu_us_per_record" or "failed"
+  local run=${FUNCTION:-produce}
+  local out="$WORK/$run-$1-$4.log" wall user sys
+  if ! /usr/bin/time -f "TIME %e %U %S" -o "$WORK/time" bash -c "$run"' "$@"' "$run" "$@" >"$out" 2>&1; then
     log "$1 ($4) failed:"; tail -5 "$out" >&2; echo "failed"; return
   fi
   read -r _ wall user sys < <(grep '^TIME' "$WORK/time")
@@ -203,6 +246,37 @@ bench() { # CLUSTER BOOTSTRAP
   done
 }
 
+HELD=()
+bench_consume() { # CLUSTER BOOTSTRAP
+  local cluster=$1 bootstrap=$2 codec client result rate cpu base rows available
+  for codec in $CODECS; do
+    log "$cluster $codec: filling bench-consume-$codec"
+    RUST_LOG=warn "$BIN" perf produce --brokers "$bootstrap" --topic "bench-consume-$codec" --records "$RECORDS" \
+      --record-size 100 --acks 1 --compression "$codec" --api batch --json >/dev/null
+    # librdkafka's mock keeps only its last few log segments per partition: read what
+    # it still holds, and say how many that is.
+    available=$(($(stored "$bootstrap" "bench-consume-$codec") - $(stored "$bootstrap" "bench-consume-$codec" -2)))
+    [ "$available" -eq "$RECORDS" ] || log "$cluster $codec: the cluster holds $available of the $RECORDS records"
+    HELD+=("$cluster $codec: $available")
+    rows=()
+    base=0
+    for client in $CONSUMERS; do
+      log "$cluster $codec $client (consume)"
+      result=$(RECORDS=$available FUNCTION=consume measure "$client" "$bootstrap" "bench-consume-$codec" "$codec")
+      if [ "$result" = failed ]; then rate=failed cpu=-; else read -r rate cpu <<<"$result"; fi
+      [ "$client" = perf-consume ] && base=$rate
+      rows+=("$client|$rate|$cpu")
+    done
+    for entry in "${rows[@]}"; do
+      IFS='|' read -r client rate cpu <<<"$entry"
+      local ok=yes
+      [ "$rate" = failed ] && ok=NO
+      [ "$client" = kcat ] && [ "$ok" = yes ] && ok="eof"
+      row "$cluster" "$codec" "$client" "$rate" "$cpu" "$base" "$ok"
+    done
+  done
+}
+
 BOOTS=()
 for cluster in $CLUSTERS; do
   case $cluster in
@@ -213,9 +287,22 @@ for cluster in $CLUSTERS; do
   BOOTS+=("$cluster=$BOOTSTRAP")
 done
 
-echo "$RECORDS x 100-byte records, acks=all, 6 partitions on 3 brokers; $(nproc) cores;" \
-  "$(date -u +%Y-%m-%d); ratio = records/s over ours: batch in the same cluster and codec"
-echo
-printf "| %-9s | %-5s | %-28s | %10s | %8s | %6s | %s |\n" cluster codec client "records/s" "CPU µs" ratio stored
-printf "|%s|%s|%s|%s|%s|%s|%s|\n" ----------- ------- ------------------------------ ------------ ---------- -------- --------
-for entry in "${BOOTS[@]}"; do bench "${entry%%=*}" "${entry#*=}"; done
+echo "$RECORDS x 100-byte records, 6 partitions on 3 brokers; $(nproc) cores; $(date -u +%Y-%m-%d)"
+[ -z "$CLIENTS" ] || echo "Producers: acks=all; ratio = records/s over ours: batch in the same cluster and codec"
+if [ -n "$CLIENTS" ]; then
+  echo
+  printf "| %-9s | %-5s | %-28s | %10s | %8s | %6s | %s |\n" cluster codec client "records/s" "CPU µs" ratio stored
+  printf "|%s|%s|%s|%s|%s|%s|%s|\n" ----------- ------- ------------------------------ ------------ ---------- -------- --------
+  for entry in "${BOOTS[@]}"; do bench "${entry%%=*}" "${entry#*=}"; done
+fi
+if [ -n "$CONSUMERS" ]; then
+  echo
+  echo "Consumers: the same RECORDS records read from the start of 6 partitions, no group;" \
+    "ratio = records/s over ours: perf consume; read: the client counted them all (kcat: -e reached every end)"
+  echo
+  printf "| %-9s | %-5s | %-28s | %10s | %8s | %6s | %s |\n" cluster codec client "records/s" "CPU µs" ratio read
+  printf "|%s|%s|%s|%s|%s|%s|%s|\n" ----------- ------- ------------------------------ ------------ ---------- -------- --------
+  for entry in "${BOOTS[@]}"; do bench_consume "${entry%%=*}" "${entry#*=}"; done
+  echo
+  echo "Records read (what each cluster still held of the $RECORDS written): ${HELD[*]}"
+fi

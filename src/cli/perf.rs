@@ -17,9 +17,11 @@
 //! the process's, less the embedded broker's threads. Exit code 0 when every record was
 //! acknowledged, 1 otherwise, 2 for bad arguments.
 //!
-//! A further subcommand (`perf consume`) is one more [`PerfCommand`] variant using the
-//! same [`Target`], [`EmbeddedBroker`] and [`report`] pieces.
+//! `perf consume` reads N records through the [`Consumer`](crate::consumer::Consumer)
+//! with the same [`Target`], [`EmbeddedBroker`] and [`report`] pieces; see
+//! [`consume`] for what it times and why it reports no latency.
 
+mod consume;
 mod produce;
 mod report;
 
@@ -31,6 +33,7 @@ use clap::{Args, Subcommand};
 
 use crate::embedded::EmbeddedCluster;
 
+pub use consume::PerfConsumeArgs;
 pub use produce::{Api, PerfProduceArgs};
 
 /// The arguments of `actix-kafka perf`.
@@ -48,6 +51,9 @@ pub enum PerfCommand {
     /// Produce N records of S bytes and report records/s, MB/s, latency percentiles and
     /// CPU time.
     Produce(PerfProduceArgs),
+    /// Consume N records (produced first when the cluster is embedded, or with
+    /// --fill) and report records/s, MB/s and CPU time.
+    Consume(PerfConsumeArgs),
 }
 
 /// Where a perf run goes and how much it moves: shared by every `perf` subcommand.
@@ -112,6 +118,7 @@ impl Target {
 pub fn run(args: PerfArgs) -> ExitCode {
     match args.command {
         PerfCommand::Produce(args) => produce::run(args),
+        PerfCommand::Consume(args) => consume::run(args),
     }
 }
 

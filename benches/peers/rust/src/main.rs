@@ -4,7 +4,11 @@
 //! ```text
 //! peer-bench rdkafka-base|rdkafka-future|rskafka --brokers B --topic T --records N \
 //!     [--size 100] [--compression none|lz4] [--partitions 6]
+//! peer-bench rdkafka-base-consumer|rdkafka-stream-consumer|rskafka-consumer \
+//!     --brokers B --topic T --records N [--partitions 6]
 //! ```
+//!
+//! The consumers are in `consume.rs`; the producers:
 //!
 //! - `rdkafka-base`: rust-rdkafka's `BaseProducer`, polled for delivery reports;
 //! - `rdkafka-future`: rust-rdkafka's `FutureProducer`, one awaited `DeliveryFuture` per
@@ -15,6 +19,8 @@
 //! librdkafka gets acks=all, idempotence on, linger.ms=5, batch.num.messages=10000.
 //! Prints `records=N ok=N seconds=S` (first send to last acknowledgement) and exits 1 when
 //! a record failed.
+
+mod consume;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -59,6 +65,9 @@ fn main() -> ExitCode {
             "rdkafka-base" => rdkafka_base(&options),
             "rdkafka-future" => rdkafka_future(&options).await,
             "rskafka" => rskafka(&options).await,
+            "rdkafka-base-consumer" => consume::rdkafka_base(&options),
+            "rdkafka-stream-consumer" => consume::rdkafka_stream(&options).await,
+            "rskafka-consumer" => consume::rskafka(&options).await,
             other => Err(format!("unknown client {other}")),
         }
     });
