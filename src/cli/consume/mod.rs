@@ -99,19 +99,11 @@ impl ConsumeArgs {
         let reset = if self.from_beginning { OffsetReset::Earliest } else { OffsetReset::Latest };
         let mut builder = Consumer::builder().client(client).offset_reset(reset);
         if let Some(group) = &self.group {
-            // The printer answers each delivery at once, so a drain only waits on
-            // the deliveries it refused while stopping, which the consumer keeps
-            // redelivering until the drain timeout (see `Printer::refuse`).
-            builder = builder.group_id(group.clone()).drain_timeout(GROUP_DRAIN_TIMEOUT);
+            builder = builder.group_id(group.clone());
         }
         Ok(builder)
     }
 }
-
-/// How long closing a group member waits for deliveries in flight; the consumer's
-/// 30 s default would hold every `--group --count` exit that long (see
-/// `Printer::refuse`).
-const GROUP_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why the command stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,24 +128,7 @@ struct Printer {
     buffer: Vec<u8>,
     /// With `--count`: where each partition's printed records end, for the commit.
     printed_up_to: BTreeMap<TopicPartition, i64>,
-    /// Whether acknowledgements are committed (`--group`).
-    commits: bool,
     stop: watch::Sender<Option<Stop>>,
-}
-
-impl Printer {
-    /// The answer to records that were not printed. In a group they must stay
-    /// unacknowledged (`Err`), or closing would commit them. Without one nothing is
-    /// ever committed, so `Ok` is as good, and it ends the delivery: after an `Err`
-    /// the consumer redelivers the same records again and again, even while it
-    /// closes, so its drain waits out `drain_timeout` (a consumer bug; reported).
-    fn refuse(&self, why: &'static str) -> Result<(), HandlerError> {
-        if self.commits {
-            Err(HandlerError::msg(why))
-        } else {
-            Ok(())
-        }
-    }
 }
 
 impl Actor for Printer {
@@ -166,7 +141,7 @@ impl Handler<Records> for Printer {
     fn handle(&mut self, delivery: Records, _: &mut Context<Self>) -> Self::Result {
         if self.stop.borrow().is_some() {
             // Stopping: leave the rest unacknowledged for whoever reads next.
-            return self.refuse("the consume command is stopping");
+            return Err(HandlerError::msg("the consume command is stopping"));
         }
         let room = self.limit.map_or(usize::MAX, |limit| usize::try_from(limit - self.printed).unwrap_or(usize::MAX));
         let take = delivery.records.len().min(room);
@@ -190,7 +165,7 @@ impl Handler<Records> for Printer {
         }
         if take < delivery.records.len() {
             // Only part was printed: the CommitOffsets at the end commits exactly it.
-            return self.refuse("--count reached within this delivery");
+            return Err(HandlerError::msg("--count reached within this delivery"));
         }
         Ok(())
     }
@@ -263,7 +238,6 @@ async fn consume(consumer: Consumer, args: &ConsumeArgs) -> (Stop, u64) {
         printed: 0,
         buffer: Vec::with_capacity(64 * 1024),
         printed_up_to: BTreeMap::new(),
-        commits: args.group.is_some(),
         stop: stop_tx.clone(),
     }
     .start();
