@@ -18,6 +18,9 @@
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms, missing_docs)]
 
+#[macro_use]
+mod macros;
+
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;

@@ -222,16 +222,6 @@ pub struct ConsumerBuilder {
     config: ConsumerConfig,
 }
 
-macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
-        $(#[$doc])*
-        pub fn $name(mut self, $name: $ty) -> Self {
-            self.config.$name = $name;
-            self
-        }
-    };
-}
-
 impl ConsumerBuilder {
     /// The bootstrap brokers, `"host:port,host:port"`. Required: there is no default.
     pub fn bootstrap(mut self, bootstrap: &str) -> Self {

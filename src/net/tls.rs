@@ -172,6 +172,7 @@ impl TlsConfig {
     }
 }
 
+#[cfg_attr(not(feature = "tls"), allow(dead_code))] // used by the TLS connect only
 /// The host part of `host:port` (`[::1]:9092` gives `::1`).
 pub(super) fn host_of(addr: &str) -> &str {
     let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);

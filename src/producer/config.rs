@@ -154,16 +154,6 @@ pub struct ProducerBuilder {
     config: ProducerConfig,
 }
 
-macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
-        $(#[$doc])*
-        pub fn $name(mut self, $name: $ty) -> Self {
-            self.config.$name = $name;
-            self
-        }
-    };
-}
-
 impl ProducerBuilder {
     /// The bootstrap brokers, `"host:port,host:port"`. Required: there is no default.
     pub fn bootstrap(mut self, bootstrap: &str) -> Self {
