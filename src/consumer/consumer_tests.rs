@@ -10,6 +10,7 @@ use actix::prelude::*;
 use tokio::sync::watch;
 
 use super::*;
+use crate::consumer::internal::{PartitionsAssigned, PartitionsLost, RevokePartitions};
 use crate::consumer::{HandlerError, TopicPartition};
 use crate::embedded::EmbeddedCluster;
 use crate::producer::{ProduceBatch, Producer, ProducerRecord};
