@@ -84,6 +84,24 @@ impl<R: Weighed> Accumulator<R> {
         }
     }
 
+    /// Appends records at `now`, in order; whether a batch was frozen.
+    ///
+    /// The open batch's list is sized for the records still to come (at most a
+    /// batch's worth), so records are not copied again as it grows.
+    pub(crate) fn push_all(&mut self, records: Vec<R>, now: Instant) -> bool {
+        let mut left = records.len();
+        let mut frozen = false;
+        for record in records {
+            if self.open.capacity() == 0 {
+                let per_batch = self.batch_bytes / record.size().max(1) + 1;
+                self.open.reserve(left.min(per_batch));
+            }
+            left -= 1;
+            frozen |= self.push(record, now) == Pushed::Frozen;
+        }
+        frozen
+    }
+
     /// The open batch's linger deadline, if there is an open batch.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.deadline

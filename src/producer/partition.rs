@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::time::Instant;
 
-use super::accumulator::{Accumulator, Pushed};
+use super::accumulator::Accumulator;
 use super::broker::{Ack, BatchError, BatchOutcome, BrokerProducer, Dispatch};
 use super::error::ProduceError;
 use super::messages::RecordMetadata;
@@ -298,10 +298,7 @@ impl Handler<Records> for PartitionProducer {
 
     fn handle(&mut self, Records(records): Records, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        let mut frozen = false;
-        for record in records {
-            frozen |= self.accumulator.push(record, now) == Pushed::Frozen;
-        }
+        let mut frozen = self.accumulator.push_all(records, now);
         // With a zero linger the records that came together leave together, now.
         frozen |= self.accumulator.on_linger(now);
         self.after_accumulate(ctx);

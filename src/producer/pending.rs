@@ -183,18 +183,26 @@ impl Outstanding {
     }
 
     /// Registers a new record and returns its id.
+    #[cfg(test)]
     pub(crate) fn register(&self) -> u64 {
+        self.register_many(1).start
+    }
+
+    /// Registers `count` new records under one lock; their ids, in order.
+    pub(crate) fn register_many(&self, count: usize) -> std::ops::Range<u64> {
         let mut ids = self.lock();
-        let id = ids.next;
-        ids.next += 1;
-        ids.open += 1;
-        if let Some((index, bit)) = ids.locate(id) {
-            if index >= ids.words.len() {
-                ids.words.resize(index + 1, 0);
+        let first = ids.next;
+        ids.next += count as u64;
+        ids.open += count;
+        for id in first..ids.next {
+            if let Some((index, bit)) = ids.locate(id) {
+                if index >= ids.words.len() {
+                    ids.words.resize(index + 1, 0);
+                }
+                ids.words[index] |= bit;
             }
-            ids.words[index] |= bit;
         }
-        id
+        first..ids.next
     }
 
     /// The id the next record will get: a flush waits for every id below it.
@@ -302,7 +310,7 @@ pub(crate) fn complete_all(
     let records = records.into_iter();
     let mut ids = Vec::with_capacity(records.size_hint().0);
     let mut permit: Option<BudgetPermit> = None;
-    let mut collected = CollectedResults::default();
+    let mut collected = CollectedResults { current: None, left: records.size_hint().0 };
     let mut failed = 0;
     for (pending, result) in records {
         failed += usize::from(result.is_err());
@@ -341,18 +349,23 @@ pub(crate) fn complete_all(
 
 /// Results for one [`BatchCollector`] at a time, set under one lock when the
 /// collector changes (records of one `ProduceBatch` come in runs).
-#[derive(Default)]
 struct CollectedResults {
     current: Option<(Arc<BatchCollector>, Vec<(usize, RecordResult)>)>,
+    /// The records not pushed yet (a guess from the iterator), to size the list once.
+    left: usize,
 }
 
 impl CollectedResults {
     fn push(&mut self, collector: Arc<BatchCollector>, index: usize, result: RecordResult) {
+        let left = self.left;
+        self.left = left.saturating_sub(1);
         match &mut self.current {
             Some((current, results)) if Arc::ptr_eq(current, &collector) => results.push((index, result)),
             _ => {
                 self.deliver();
-                self.current = Some((collector, vec![(index, result)]));
+                let mut results = Vec::with_capacity(left.max(1));
+                results.push((index, result));
+                self.current = Some((collector, results));
             }
         }
     }

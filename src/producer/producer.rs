@@ -11,7 +11,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::budget::BudgetError;
+use super::budget::{BudgetError, BudgetPermit, MemoryBudget};
 use super::config::{ConfigError, ProducerBuilder, ProducerConfig};
 use super::error::ProduceError;
 use super::messages::{Close, Flush, Produce, ProduceBatch, ProducerRecord, ProducerStats, Stats, TryProduce};
@@ -141,13 +141,14 @@ impl Producer {
         let destination = valid.then(|| self.topic_producer(&shared, topic_name));
         let mut ready = self.taken_for(destination.as_ref(), records.len());
         let mut rest = Vec::new();
-        for (record, reply) in records {
+        let mut ids = shared.outstanding.register_many(records.len());
+        let mut reserve = Reserve::new(records.len());
+        for ((record, reply), id) in records.zip(&mut ids) {
             let timestamp = record.timestamp.unwrap_or(now_ms);
             let checked = match destination {
                 Some(_) => self.check(topic, &record),
                 None => Err(ProduceError::InvalidTopic { topic: topic.to_owned() }),
             };
-            let id = shared.outstanding.register();
             let mut pending = PendingRecord { id, record, timestamp, reply, permit: None, deadline };
             let charge = match checked {
                 Ok(charge) => charge,
@@ -160,7 +161,7 @@ impl Producer {
                 rest.push((pending, charge));
                 continue;
             }
-            match shared.budget.try_acquire(charge) {
+            match reserve.take(&shared.budget, charge) {
                 Ok(permit) => {
                     pending.permit = Some(permit);
                     ready.push(pending);
@@ -173,6 +174,9 @@ impl Producer {
                 Err(error) => fail_on_budget(pending, topic_name, error, &shared),
             }
         }
+        // Unused ids (an iterator that said more than it gave) are answered at once.
+        shared.outstanding.done_many(ids);
+        drop(reserve);
         // Records only get this far with a destination (a valid topic).
         let Some(destination) = destination else { return };
         if !ready.is_empty() {
@@ -230,6 +234,45 @@ impl MessageResponse<Producer, Produce> for ProduceReply {
 impl MessageResponse<Producer, TryProduce> for ProduceReply {
     fn handle(self, _: &mut Context<Producer>, sender: Option<OneshotSender<RecordResult>>) {
         self.0.attach(sender);
+    }
+}
+
+/// Budget taken ahead for the records of one call, split off per record.
+///
+/// Why: a `try_acquire` per record costs a compare-and-swap on the budget's semaphore
+/// and two reference counts. Taking the charge of the records still to come at once
+/// (guessed from the current record's) and splitting it costs one of those per call;
+/// what is left over goes back when the reserve drops. A record the guess does not
+/// cover asks for its own charge, exactly as before, so a full budget still refuses
+/// (or holds back) exactly the records that do not fit.
+struct Reserve {
+    left: usize,
+    permit: Option<BudgetPermit>,
+}
+
+impl Reserve {
+    fn new(records: usize) -> Self {
+        Self { left: records, permit: None }
+    }
+
+    /// A permit of `charge` bytes for the next record.
+    fn take(&mut self, budget: &MemoryBudget, charge: usize) -> Result<BudgetPermit, BudgetError> {
+        let ahead = self.left;
+        self.left = self.left.saturating_sub(1);
+        if let Some(permit) = self.permit.as_mut().and_then(|held| held.try_split(charge)) {
+            return Ok(permit);
+        }
+        // The old reserve is too small for this record: give it back first, so the
+        // bytes it holds count towards the new one.
+        self.permit = None;
+        if ahead > 1 {
+            if let Ok(mut permit) = budget.try_acquire(charge.saturating_mul(ahead)) {
+                let own = permit.split(charge);
+                self.permit = Some(permit);
+                return Ok(own);
+            }
+        }
+        budget.try_acquire(charge)
     }
 }
 

@@ -135,37 +135,73 @@ impl Deltas {
     }
 }
 
-impl Record {
+/// A record's parts, borrowed: what a producer encodes straight from its own
+/// records, without building a [`Record`] (and counting references) per record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordParts<'a> {
+    pub(crate) key: Option<&'a [u8]>,
+    pub(crate) value: Option<&'a [u8]>,
+    pub(crate) headers: &'a [RecordHeader],
+}
+
+impl RecordParts<'_> {
     /// The size of the record's body (everything after its length prefix).
     fn body_len(&self, deltas: &Deltas) -> Result<usize, RecordError> {
         let mut size = 1 // attributes
             + varlong_len(deltas.timestamp)
             + varint_len(deltas.offset)
-            + bytes_size(self.key.as_deref(), "Record.key")?
-            + bytes_size(self.value.as_deref(), "Record.value")?
+            + bytes_size(self.key, "Record.key")?
+            + bytes_size(self.value, "Record.value")?
             + varint_len(length_i32(self.headers.len(), "Record.headers")?);
-        for header in &self.headers {
+        for header in self.headers {
             size += header.encoded_len()?;
         }
         Ok(size)
     }
 
-    /// The record's size on the wire, length prefix included.
-    pub(crate) fn encoded_len(&self, deltas: &Deltas) -> Result<usize, RecordError> {
+    /// Writes the record with the given deltas; its body is `body_len` bytes (from
+    /// [`body_len`](Self::body_len), computed once by the caller).
+    fn encode_body(&self, buf: &mut BytesMut, deltas: &Deltas, body_len: usize) -> Result<(), RecordError> {
+        write_varint(buf, length_i32(body_len, "Record")?);
+        buf.extend_from_slice(&[0]); // attributes: unused
+        write_varlong(buf, deltas.timestamp);
+        write_varint(buf, deltas.offset);
+        write_bytes(buf, self.key, "Record.key")?;
+        write_bytes(buf, self.value, "Record.value")?;
+        write_varint(buf, length_i32(self.headers.len(), "Record.headers")?);
+        self.headers.iter().try_for_each(|header| header.encode(buf))
+    }
+
+    /// Writes the record with the given deltas, reserving its room first; returns the
+    /// bytes written. Nothing is written on error.
+    pub(crate) fn encode(&self, buf: &mut BytesMut, deltas: &Deltas) -> Result<usize, RecordError> {
         let body = self.body_len(deltas)?;
+        let size = varint_len(length_i32(body, "Record")?) + body;
+        buf.reserve(size);
+        let start = buf.len();
+        let written = self.encode_body(buf, deltas, body);
+        if written.is_err() {
+            buf.truncate(start);
+        }
+        written.map(|()| size)
+    }
+}
+
+impl Record {
+    fn parts(&self) -> RecordParts<'_> {
+        RecordParts { key: self.key.as_deref(), value: self.value.as_deref(), headers: &self.headers }
+    }
+
+    /// The record's size on the wire, length prefix included.
+    #[cfg(test)]
+    pub(crate) fn encoded_len(&self, deltas: &Deltas) -> Result<usize, RecordError> {
+        let body = self.parts().body_len(deltas)?;
         Ok(varint_len(length_i32(body, "Record")?) + body)
     }
 
     /// Writes the record with the given deltas.
     pub(crate) fn encode(&self, buf: &mut BytesMut, deltas: &Deltas) -> Result<(), RecordError> {
-        write_varint(buf, length_i32(self.body_len(deltas)?, "Record")?);
-        buf.extend_from_slice(&[0]); // attributes: unused
-        write_varlong(buf, deltas.timestamp);
-        write_varint(buf, deltas.offset);
-        write_bytes(buf, self.key.as_deref(), "Record.key")?;
-        write_bytes(buf, self.value.as_deref(), "Record.value")?;
-        write_varint(buf, length_i32(self.headers.len(), "Record.headers")?);
-        self.headers.iter().try_for_each(|header| header.encode(buf))
+        self.parts().encode(buf, deltas).map(|_| ())
     }
 
     /// Reads one record from the front of `buf`; its key, value and header values are
