@@ -167,6 +167,20 @@ mod tests {
     }
 
     #[test]
+    fn pushing_all_at_once_freezes_as_pushing_one_by_one() {
+        let now = Instant::now();
+        let mut one_by_one = Accumulator::new(100, 150, Duration::ZERO);
+        let mut at_once = Accumulator::new(100, 150, Duration::ZERO);
+        let records = vec![30, 30, 30, 30, 120, 5, 60, 60, 1];
+        let frozen = records.iter().fold(false, |f, r| f | (one_by_one.push(*r, now) == Pushed::Frozen));
+        assert_eq!(at_once.push_all(records, now), frozen);
+        assert_eq!(at_once.open_len(), one_by_one.open_len());
+        let (a, b): (Vec<_>, Vec<_>) = (at_once.take_ready().collect(), one_by_one.take_ready().collect());
+        assert_eq!(a, b);
+        assert_eq!(sizes(a), vec![120, 120, 125]);
+    }
+
+    #[test]
     fn linger_flushes_a_small_batch() {
         let now = Instant::now();
         let mut acc = Accumulator::new(100, 1000, LINGER);

@@ -451,6 +451,70 @@ mod tests {
         assert_eq!(outstanding.lock().first(), Some(300));
     }
 
+    #[test]
+    fn ids_register_and_answer_in_bulk() {
+        let outstanding = Outstanding::default();
+        assert_eq!(outstanding.register_many(100), 0..100);
+        assert_eq!(outstanding.register(), 100);
+        outstanding.done_many((0..50).chain(51..100));
+        assert_eq!((outstanding.len(), outstanding.lock().first()), (2, Some(50)));
+        outstanding.done_many([50, 50, 100, 7]); // repeats and answered ids change nothing
+        assert_eq!((outstanding.len(), outstanding.lock().first()), (0, None));
+        assert_eq!(outstanding.register_many(0), 101..101);
+    }
+
+    #[tokio::test]
+    async fn completing_together_answers_each_record_frees_the_budget_and_wakes_flushes() {
+        let budget = crate::producer::budget::MemoryBudget::new(1_000);
+        let (outstanding, stats) = (Arc::new(Outstanding::default()), StatsCounters::default());
+        let (tx, mut rx) = oneshot::channel();
+        let collector = BatchCollector::new(3, tx);
+        let single = Arc::new(ReplySlot::default());
+        let (single_tx, mut single_rx) = oneshot::channel();
+        single.attach(Some(single_tx));
+        let ids = outstanding.register_many(4);
+        let mark = outstanding.watermark();
+        let flush = tokio::spawn({
+            let outstanding = outstanding.clone();
+            async move { outstanding.wait_below(mark).await }
+        });
+        let replies = [
+            Reply { batch: Some((collector.clone(), 2)), ..Reply::default() },
+            Reply { batch: Some((collector.clone(), 0)), ..Reply::default() },
+            Reply { single: Some(single.clone()), ..Reply::default() },
+            Reply { batch: Some((collector.clone(), 1)), ..Reply::default() },
+        ];
+        let records: Vec<_> = ids
+            .zip(replies)
+            .map(|(id, reply)| {
+                let permit = Some(budget.try_acquire(100).unwrap());
+                let pending = PendingRecord {
+                    id,
+                    record: ProducerRecord::default(),
+                    timestamp: 0,
+                    reply,
+                    permit,
+                    deadline: Instant::now(),
+                };
+                let result = if id == 3 { Err(ProduceError::Closed) } else { meta(id as i64) };
+                (pending, result)
+            })
+            .collect();
+        drop(collector);
+        assert_eq!(budget.in_use(), 400);
+        complete_all(records, &Arc::from("t"), Some(0), &outstanding, &stats);
+        assert_eq!(budget.in_use(), 0);
+        assert_eq!(outstanding.len(), 0);
+        let results = rx.try_recv().unwrap();
+        assert_eq!(results[0].as_ref().unwrap().offset, 1);
+        assert_eq!(results[2].as_ref().unwrap().offset, 0);
+        assert!(results[1].is_err());
+        assert_eq!(single_rx.try_recv().unwrap().unwrap().offset, 2);
+        let snapshot = stats.snapshot(0);
+        assert_eq!((snapshot.records_sent, snapshot.records_failed), (3, 1));
+        tokio::time::timeout(std::time::Duration::from_secs(5), flush).await.unwrap().unwrap();
+    }
+
     #[tokio::test]
     async fn a_flush_waits_for_earlier_records_only() {
         let outstanding = Arc::new(Outstanding::default());

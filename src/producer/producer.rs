@@ -479,6 +479,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reserve_takes_ahead_but_refuses_exactly_what_does_not_fit() {
+        let roomy = MemoryBudget::new(1_000);
+        let mut reserve = Reserve::new(5);
+        let first = reserve.take(&roomy, 100).unwrap();
+        assert_eq!((first.bytes(), roomy.in_use()), (100, 500), "the next four records' charge taken ahead");
+        let more: Vec<_> = (0..4).map(|_| reserve.take(&roomy, 100).unwrap()).collect();
+        assert_eq!(roomy.in_use(), 500);
+        drop((first, more, reserve));
+        assert_eq!(roomy.in_use(), 0);
+
+        let tight = MemoryBudget::new(250);
+        let mut reserve = Reserve::new(5);
+        let held: Vec<_> = (0..2).map(|_| reserve.take(&tight, 100).unwrap()).collect();
+        assert!(matches!(reserve.take(&tight, 100), Err(BudgetError::Full { bytes: 100, available: 50 })));
+        assert_eq!(reserve.take(&tight, 50).unwrap().bytes(), 50, "a smaller record still fits");
+        drop((held, reserve));
+        assert_eq!(tight.in_use(), 0);
+
+        let mut leftover = Reserve::new(3);
+        let big = leftover.take(&roomy, 300).unwrap();
+        assert_eq!(roomy.in_use(), 900);
+        let bigger = leftover.take(&roomy, 700).unwrap();
+        assert_eq!(roomy.in_use(), 1_000, "a reserve too small for a record goes back first");
+        drop((big, bigger, leftover));
+        assert_eq!(roomy.in_use(), 0);
+    }
+
+    #[test]
     fn topic_names_follow_kafka() {
         assert!(valid_topic("orders.v1_x-y"));
         for bad in ["", ".", "..", "a b", "ä", &"x".repeat(250)] {
