@@ -33,8 +33,9 @@ pub struct Producer {
     shared: Option<Arc<Shared>>,
     start_error: Option<ConfigError>,
     topics: HashMap<Arc<str>, Addr<TopicProducer>>,
-    /// Records taken and not yet forwarded, per topic: see [`ForwardTaken`].
-    taken: Vec<(Addr<TopicProducer>, Vec<PendingRecord>)>,
+    /// Records taken and not yet forwarded, per topic (its name and actor): see
+    /// [`ForwardTaken`].
+    taken: Vec<(Arc<str>, Addr<TopicProducer>, Vec<PendingRecord>)>,
     forward_scheduled: bool,
     closed: bool,
 }
@@ -135,11 +136,10 @@ impl Producer {
     ) {
         let Some(shared) = self.shared.clone() else { return };
         let topic: &str = topic_name;
-        let valid = valid_topic(topic);
         let deadline = Instant::now() + self.config.delivery_timeout;
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        let destination = valid.then(|| self.topic_producer(&shared, topic_name));
-        let mut ready = self.taken_for(destination.as_ref(), records.len());
+        let (destination, mut ready) = self.taken_for(&shared, topic_name);
+        ready.reserve(records.len());
         let mut rest = Vec::new();
         let mut ids = shared.outstanding.register_many(records.len());
         let mut reserve = Reserve::new(records.len());
@@ -175,14 +175,17 @@ impl Producer {
             }
         }
         // Unused ids (an iterator that said more than it gave) are answered at once.
-        shared.outstanding.done_many(ids);
+        if !ids.is_empty() {
+            shared.outstanding.done_many(ids);
+        }
         drop(reserve);
         // Records only get this far with a destination (a valid topic).
         let Some(destination) = destination else { return };
+        let slow = (!rest.is_empty()).then(|| destination.clone());
         if !ready.is_empty() {
-            self.taken.push((destination.clone(), ready));
+            self.taken.push((topic_name.clone(), destination, ready));
         }
-        if !rest.is_empty() {
+        if let Some(destination) = slow {
             // The records ahead must be on their way to free the budget.
             self.forward_taken();
             ctx.wait(acquire_slowly(shared, topic_name.clone(), destination, rest).into_actor(self));
@@ -192,18 +195,28 @@ impl Producer {
         }
     }
 
-    /// The taken records' list for `destination`, taken out of [`Self::taken`] (the
-    /// caller puts it back at the end, so the per-topic order is kept).
-    fn taken_for(&mut self, destination: Option<&Addr<TopicProducer>>, additional: usize) -> Vec<PendingRecord> {
-        let found = destination.and_then(|d| self.taken.iter().position(|(addr, _)| addr == d));
-        let mut records = found.map(|at| self.taken.swap_remove(at).1).unwrap_or_default();
-        records.reserve(additional);
-        records
+    /// The topic's actor (`None` for an invalid name) and its taken records, taken out
+    /// of [`Self::taken`] (the caller puts them back, so the per-topic order is kept).
+    ///
+    /// Why not look the actor up each time: cloning and dropping an `Addr` per call
+    /// cost more than the rest of taking a record; a topic already in the burst is
+    /// known valid and its actor is at hand.
+    fn taken_for(
+        &mut self,
+        shared: &Arc<Shared>,
+        topic: &Arc<str>,
+    ) -> (Option<Addr<TopicProducer>>, Vec<PendingRecord>) {
+        let found = self.taken.iter().position(|(name, _, _)| Arc::ptr_eq(name, topic) || **name == **topic);
+        if let Some(at) = found {
+            let (_, destination, records) = self.taken.swap_remove(at);
+            return (Some(destination), records);
+        }
+        (valid_topic(topic).then(|| self.topic_producer(shared, topic)), Vec::new())
     }
 
     /// Sends the taken records on, one message per topic.
     fn forward_taken(&mut self) {
-        for (destination, records) in self.taken.drain(..) {
+        for (_, destination, records) in self.taken.drain(..) {
             destination.do_send(TopicRecords(records));
         }
     }
