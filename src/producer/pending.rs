@@ -349,8 +349,11 @@ pub(crate) fn complete_all(
 
 /// Results for one [`BatchCollector`] at a time, set under one lock when the
 /// collector changes (records of one `ProduceBatch` come in runs).
+/// A collector and the results for it, by the record's index in its batch.
+type ForCollector = (Arc<BatchCollector>, Vec<(usize, RecordResult)>);
+
 struct CollectedResults {
-    current: Option<(Arc<BatchCollector>, Vec<(usize, RecordResult)>)>,
+    current: Option<ForCollector>,
     /// The records not pushed yet (a guess from the iterator), to size the list once.
     left: usize,
 }
