@@ -84,6 +84,24 @@ impl<R: Weighed> Accumulator<R> {
         }
     }
 
+    /// Appends records at `now`, in order; whether a batch was frozen.
+    ///
+    /// The open batch's list is sized for the records still to come (at most a
+    /// batch's worth), so records are not copied again as it grows.
+    pub(crate) fn push_all(&mut self, records: Vec<R>, now: Instant) -> bool {
+        let mut left = records.len();
+        let mut frozen = false;
+        for record in records {
+            if self.open.capacity() == 0 {
+                let per_batch = self.batch_bytes / record.size().max(1) + 1;
+                self.open.reserve(left.min(per_batch));
+            }
+            left -= 1;
+            frozen |= self.push(record, now) == Pushed::Frozen;
+        }
+        frozen
+    }
+
     /// The open batch's linger deadline, if there is an open batch.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.deadline
@@ -146,6 +164,20 @@ mod tests {
         assert_eq!(acc.deadline(), None, "the linger deadline went with the frozen batch");
         assert!(!acc.on_linger(now + LINGER), "a stale linger timer freezes nothing");
         assert_eq!(sizes(acc.take_ready().collect()), vec![110]);
+    }
+
+    #[test]
+    fn pushing_all_at_once_freezes_as_pushing_one_by_one() {
+        let now = Instant::now();
+        let mut one_by_one = Accumulator::new(100, 150, Duration::ZERO);
+        let mut at_once = Accumulator::new(100, 150, Duration::ZERO);
+        let records = vec![30, 30, 30, 30, 120, 5, 60, 60, 1];
+        let frozen = records.iter().fold(false, |f, r| f | (one_by_one.push(*r, now) == Pushed::Frozen));
+        assert_eq!(at_once.push_all(records, now), frozen);
+        assert_eq!(at_once.open_len(), one_by_one.open_len());
+        let (a, b): (Vec<_>, Vec<_>) = (at_once.take_ready().collect(), one_by_one.take_ready().collect());
+        assert_eq!(a, b);
+        assert_eq!(sizes(a), vec![120, 120, 125]);
     }
 
     #[test]

@@ -9,11 +9,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::time::Instant;
 
-use super::accumulator::{Accumulator, Pushed};
+use super::accumulator::Accumulator;
 use super::broker::{Ack, BatchError, BatchOutcome, BrokerProducer, Dispatch};
 use super::error::ProduceError;
 use super::messages::RecordMetadata;
-use super::pending::PendingRecord;
+use super::pending::{complete_all, PendingRecord};
 use super::request::REQUEST_OVERHEAD;
 use super::retry::{decide, Decision};
 use super::sequence::{Batch, Next, PartitionQueue, ProducerIdentity};
@@ -70,14 +70,14 @@ impl PartitionProducer {
         }
     }
 
-    fn complete(&self, record: PendingRecord, result: Result<RecordMetadata, ProduceError>) {
-        record.complete(&self.topic, Some(self.partition), result, &self.shared.outstanding, &self.shared.stats);
+    fn fail_batch(&self, batch: Batch<PendingRecord>, error: &ProduceError) {
+        let results = batch.records.into_iter().map(|record| (record, Err(error.clone())));
+        self.complete_all(results);
     }
 
-    fn fail_batch(&self, batch: Batch<PendingRecord>, error: &ProduceError) {
-        for record in batch.records {
-            self.complete(record, Err(error.clone()));
-        }
+    fn complete_all(&self, results: impl IntoIterator<Item = (PendingRecord, Result<RecordMetadata, ProduceError>)>) {
+        let shared = &self.shared;
+        complete_all(results, &self.topic, Some(self.partition), &shared.outstanding, &shared.stats);
     }
 
     /// Moves frozen batches to the queue and keeps the linger timer on the open
@@ -202,12 +202,13 @@ impl PartitionProducer {
     fn acknowledged(&mut self, batch: Batch<PendingRecord>, ack: Ack) {
         self.queue.acknowledged();
         self.backoff.reset();
-        for (index, record) in (0i64..).zip(batch.records) {
+        let results = (0i64..).zip(batch.records).map(|(index, record)| {
             let offset = if ack.base_offset < 0 { -1 } else { ack.base_offset + index };
             let timestamp = if ack.log_append_time >= 0 { ack.log_append_time } else { record.timestamp };
             let metadata = RecordMetadata { topic: self.topic.clone(), partition: self.partition, offset, timestamp };
-            self.complete(record, Ok(metadata));
-        }
+            (record, Ok(metadata))
+        });
+        self.complete_all(results);
     }
 
     fn on_error(&mut self, batch: Batch<PendingRecord>, error: BatchError) {
@@ -297,10 +298,7 @@ impl Handler<Records> for PartitionProducer {
 
     fn handle(&mut self, Records(records): Records, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        let mut frozen = false;
-        for record in records {
-            frozen |= self.accumulator.push(record, now) == Pushed::Frozen;
-        }
+        let mut frozen = self.accumulator.push_all(records, now);
         // With a zero linger the records that came together leave together, now.
         frozen |= self.accumulator.on_linger(now);
         self.after_accumulate(ctx);

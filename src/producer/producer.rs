@@ -11,7 +11,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::budget::BudgetError;
+use super::budget::{BudgetError, BudgetPermit, MemoryBudget};
 use super::config::{ConfigError, ProducerBuilder, ProducerConfig};
 use super::error::ProduceError;
 use super::messages::{Close, Flush, Produce, ProduceBatch, ProducerRecord, ProducerStats, Stats, TryProduce};
@@ -33,8 +33,9 @@ pub struct Producer {
     shared: Option<Arc<Shared>>,
     start_error: Option<ConfigError>,
     topics: HashMap<Arc<str>, Addr<TopicProducer>>,
-    /// Records taken and not yet forwarded, per topic: see [`ForwardTaken`].
-    taken: Vec<(Addr<TopicProducer>, Vec<PendingRecord>)>,
+    /// Records taken and not yet forwarded, per topic (its name and actor): see
+    /// [`ForwardTaken`].
+    taken: Vec<(Arc<str>, Addr<TopicProducer>, Vec<PendingRecord>)>,
     forward_scheduled: bool,
     closed: bool,
 }
@@ -135,19 +136,19 @@ impl Producer {
     ) {
         let Some(shared) = self.shared.clone() else { return };
         let topic: &str = topic_name;
-        let valid = valid_topic(topic);
         let deadline = Instant::now() + self.config.delivery_timeout;
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        let destination = valid.then(|| self.topic_producer(&shared, topic_name));
-        let mut ready = self.taken_for(destination.as_ref(), records.len());
+        let (destination, mut ready) = self.taken_for(&shared, topic_name);
+        ready.reserve(records.len());
         let mut rest = Vec::new();
-        for (record, reply) in records {
+        let mut ids = shared.outstanding.register_many(records.len());
+        let mut reserve = Reserve::new(records.len());
+        for ((record, reply), id) in records.zip(&mut ids) {
             let timestamp = record.timestamp.unwrap_or(now_ms);
             let checked = match destination {
                 Some(_) => self.check(topic, &record),
                 None => Err(ProduceError::InvalidTopic { topic: topic.to_owned() }),
             };
-            let id = shared.outstanding.register();
             let mut pending = PendingRecord { id, record, timestamp, reply, permit: None, deadline };
             let charge = match checked {
                 Ok(charge) => charge,
@@ -160,7 +161,7 @@ impl Producer {
                 rest.push((pending, charge));
                 continue;
             }
-            match shared.budget.try_acquire(charge) {
+            match reserve.take(&shared.budget, charge) {
                 Ok(permit) => {
                     pending.permit = Some(permit);
                     ready.push(pending);
@@ -173,12 +174,18 @@ impl Producer {
                 Err(error) => fail_on_budget(pending, topic_name, error, &shared),
             }
         }
+        // Unused ids (an iterator that said more than it gave) are answered at once.
+        if !ids.is_empty() {
+            shared.outstanding.done_many(ids);
+        }
+        drop(reserve);
         // Records only get this far with a destination (a valid topic).
         let Some(destination) = destination else { return };
+        let slow = (!rest.is_empty()).then(|| destination.clone());
         if !ready.is_empty() {
-            self.taken.push((destination.clone(), ready));
+            self.taken.push((topic_name.clone(), destination, ready));
         }
-        if !rest.is_empty() {
+        if let Some(destination) = slow {
             // The records ahead must be on their way to free the budget.
             self.forward_taken();
             ctx.wait(acquire_slowly(shared, topic_name.clone(), destination, rest).into_actor(self));
@@ -188,18 +195,28 @@ impl Producer {
         }
     }
 
-    /// The taken records' list for `destination`, taken out of [`Self::taken`] (the
-    /// caller puts it back at the end, so the per-topic order is kept).
-    fn taken_for(&mut self, destination: Option<&Addr<TopicProducer>>, additional: usize) -> Vec<PendingRecord> {
-        let found = destination.and_then(|d| self.taken.iter().position(|(addr, _)| addr == d));
-        let mut records = found.map(|at| self.taken.swap_remove(at).1).unwrap_or_default();
-        records.reserve(additional);
-        records
+    /// The topic's actor (`None` for an invalid name) and its taken records, taken out
+    /// of [`Self::taken`] (the caller puts them back, so the per-topic order is kept).
+    ///
+    /// Why not look the actor up each time: cloning and dropping an `Addr` per call
+    /// cost more than the rest of taking a record; a topic already in the burst is
+    /// known valid and its actor is at hand.
+    fn taken_for(
+        &mut self,
+        shared: &Arc<Shared>,
+        topic: &Arc<str>,
+    ) -> (Option<Addr<TopicProducer>>, Vec<PendingRecord>) {
+        let found = self.taken.iter().position(|(name, _, _)| Arc::ptr_eq(name, topic) || **name == **topic);
+        if let Some(at) = found {
+            let (_, destination, records) = self.taken.swap_remove(at);
+            return (Some(destination), records);
+        }
+        (valid_topic(topic).then(|| self.topic_producer(shared, topic)), Vec::new())
     }
 
     /// Sends the taken records on, one message per topic.
     fn forward_taken(&mut self) {
-        for (destination, records) in self.taken.drain(..) {
+        for (_, destination, records) in self.taken.drain(..) {
             destination.do_send(TopicRecords(records));
         }
     }
@@ -230,6 +247,45 @@ impl MessageResponse<Producer, Produce> for ProduceReply {
 impl MessageResponse<Producer, TryProduce> for ProduceReply {
     fn handle(self, _: &mut Context<Producer>, sender: Option<OneshotSender<RecordResult>>) {
         self.0.attach(sender);
+    }
+}
+
+/// Budget taken ahead for the records of one call, split off per record.
+///
+/// Why: a `try_acquire` per record costs a compare-and-swap on the budget's semaphore
+/// and two reference counts. Taking the charge of the records still to come at once
+/// (guessed from the current record's) and splitting it costs one of those per call;
+/// what is left over goes back when the reserve drops. A record the guess does not
+/// cover asks for its own charge, exactly as before, so a full budget still refuses
+/// (or holds back) exactly the records that do not fit.
+struct Reserve {
+    left: usize,
+    permit: Option<BudgetPermit>,
+}
+
+impl Reserve {
+    fn new(records: usize) -> Self {
+        Self { left: records, permit: None }
+    }
+
+    /// A permit of `charge` bytes for the next record.
+    fn take(&mut self, budget: &MemoryBudget, charge: usize) -> Result<BudgetPermit, BudgetError> {
+        let ahead = self.left;
+        self.left = self.left.saturating_sub(1);
+        if let Some(permit) = self.permit.as_mut().and_then(|held| held.try_split(charge)) {
+            return Ok(permit);
+        }
+        // The old reserve is too small for this record: give it back first, so the
+        // bytes it holds count towards the new one.
+        self.permit = None;
+        if ahead > 1 {
+            if let Ok(mut permit) = budget.try_acquire(charge.saturating_mul(ahead)) {
+                let own = permit.split(charge);
+                self.permit = Some(permit);
+                return Ok(own);
+            }
+        }
+        budget.try_acquire(charge)
     }
 }
 
@@ -434,6 +490,34 @@ impl Handler<Stats> for Producer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reserve_takes_ahead_but_refuses_exactly_what_does_not_fit() {
+        let roomy = MemoryBudget::new(1_000);
+        let mut reserve = Reserve::new(5);
+        let first = reserve.take(&roomy, 100).unwrap();
+        assert_eq!((first.bytes(), roomy.in_use()), (100, 500), "the next four records' charge taken ahead");
+        let more: Vec<_> = (0..4).map(|_| reserve.take(&roomy, 100).unwrap()).collect();
+        assert_eq!(roomy.in_use(), 500);
+        drop((first, more, reserve));
+        assert_eq!(roomy.in_use(), 0);
+
+        let tight = MemoryBudget::new(250);
+        let mut reserve = Reserve::new(5);
+        let held: Vec<_> = (0..2).map(|_| reserve.take(&tight, 100).unwrap()).collect();
+        assert!(matches!(reserve.take(&tight, 100), Err(BudgetError::Full { bytes: 100, available: 50 })));
+        assert_eq!(reserve.take(&tight, 50).unwrap().bytes(), 50, "a smaller record still fits");
+        drop((held, reserve));
+        assert_eq!(tight.in_use(), 0);
+
+        let mut leftover = Reserve::new(3);
+        let big = leftover.take(&roomy, 300).unwrap();
+        assert_eq!(roomy.in_use(), 900);
+        let bigger = leftover.take(&roomy, 700).unwrap();
+        assert_eq!(roomy.in_use(), 1_000, "a reserve too small for a record goes back first");
+        drop((big, bigger, leftover));
+        assert_eq!(roomy.in_use(), 0);
+    }
 
     #[test]
     fn topic_names_follow_kafka() {

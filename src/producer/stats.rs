@@ -80,9 +80,14 @@ pub(crate) struct StatsCounters {
 }
 
 impl StatsCounters {
-    pub(crate) fn record_done(&self, ok: bool) {
-        let counter = if ok { &self.records_sent } else { &self.records_failed };
-        counter.fetch_add(1, Relaxed);
+    /// Counts answered records: `sent` delivered, `failed` failed for good.
+    pub(crate) fn records_done(&self, sent: usize, failed: usize) {
+        if sent > 0 {
+            self.records_sent.fetch_add(sent as u64, Relaxed);
+        }
+        if failed > 0 {
+            self.records_failed.fetch_add(failed as u64, Relaxed);
+        }
     }
 
     pub(crate) fn retried(&self, records: usize) {
@@ -157,8 +162,8 @@ mod tests {
         let stats = StatsCounters::default();
         assert_eq!(stats.snapshot(0).compression_ratio, 1.0);
         stats.batch_sent(100, 400);
-        stats.record_done(true);
-        stats.record_done(false);
+        stats.records_done(1, 0);
+        stats.records_done(0, 1);
         let snapshot = stats.snapshot(7);
         assert_eq!((snapshot.compression_ratio, snapshot.records_sent, snapshot.records_failed), (4.0, 1, 1));
         assert_eq!(snapshot.buffered_bytes, 7);

@@ -99,18 +99,19 @@ impl TopicProducer {
             self.waiting.extend(records);
             return self.look_up(false, ctx);
         };
-        let mut routed: Vec<(i32, Vec<PendingRecord>)> = Vec::new();
-        for record in records {
-            let chosen = match record.record.partition {
-                Some(partition) if (0..count).contains(&partition) => Ok(partition),
-                Some(partition) => Err(ProduceError::InvalidPartition { partition, partitions: count }),
-                None => {
-                    let key = record.record.key.as_deref();
-                    self.partitioner
-                        .partition(&self.topic, key, record.size(), count)
-                        .map_err(|_| ProduceError::PartitionRequired)
-                }
-            };
+        // Partitions first, then lists of the exact size: growing a list of
+        // ~200-byte records one push at a time copied them over and over.
+        let chosen: Vec<Result<i32, ProduceError>> = records.iter().map(|record| self.choose(record, count)).collect();
+        let mut counts: Vec<(i32, usize)> = Vec::new();
+        for partition in chosen.iter().filter_map(|c| c.as_ref().ok()) {
+            match counts.iter_mut().find(|(p, _)| p == partition) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((*partition, 1)),
+            }
+        }
+        let mut routed: Vec<(i32, Vec<PendingRecord>)> =
+            counts.into_iter().map(|(partition, count)| (partition, Vec::with_capacity(count))).collect();
+        for (record, chosen) in records.into_iter().zip(chosen) {
             match chosen {
                 Ok(partition) => match routed.iter_mut().find(|(p, _)| *p == partition) {
                     Some((_, list)) => list.push(record),
@@ -121,6 +122,20 @@ impl TopicProducer {
         }
         for (partition, records) in routed {
             self.partition_producer(partition).do_send(Records(records));
+        }
+    }
+
+    /// The record's partition: its own, or the partitioner's choice.
+    fn choose(&mut self, record: &PendingRecord, count: i32) -> Result<i32, ProduceError> {
+        match record.record.partition {
+            Some(partition) if (0..count).contains(&partition) => Ok(partition),
+            Some(partition) => Err(ProduceError::InvalidPartition { partition, partitions: count }),
+            None => {
+                let key = record.record.key.as_deref();
+                self.partitioner
+                    .partition(&self.topic, key, record.size(), count)
+                    .map_err(|_| ProduceError::PartitionRequired)
+            }
         }
     }
 

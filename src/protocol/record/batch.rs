@@ -20,6 +20,21 @@ pub const LOG_OVERHEAD: usize = 12;
 pub const HEADER_LEN: usize = 61;
 /// Where the magic byte sits in every message format version.
 const MAGIC_OFFSET: usize = 16;
+/// Fills in `batchLength` and the CRC-32C of one whole encoded batch (header written by
+/// [`RecordBatch::write_header`], records section after it).
+pub(crate) fn seal(batch: &mut [u8]) -> Result<(), RecordError> {
+    let size = batch.len();
+    let length = size
+        .checked_sub(LOG_OVERHEAD)
+        .and_then(|length| i32::try_from(length).ok())
+        .ok_or(RecordError::TooLarge { what: "RecordBatch", size })?;
+    let header = batch.get_mut(..ATTRIBUTES_OFFSET).ok_or(RecordError::TooLarge { what: "RecordBatch", size })?;
+    header[8..12].copy_from_slice(&length.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    batch[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
 /// Where the CRC sits; it covers everything from [`ATTRIBUTES_OFFSET`] on.
 const CRC_OFFSET: usize = 17;
 const ATTRIBUTES_OFFSET: usize = 21;
@@ -258,19 +273,7 @@ impl RecordBatch {
         let count = self.records.len();
         let count = i32::try_from(count)
             .map_err(|_| RecordError::TooLarge { what: "RecordBatch.recordsCount", size: count })?;
-        write_i64(buf, self.base_offset);
-        write_i32(buf, 0); // batchLength, filled in below
-        write_i32(buf, self.partition_leader_epoch);
-        write_i8(buf, MAGIC);
-        write_u32(buf, 0); // crc, filled in below
-        write_i16(buf, self.attributes());
-        write_i32(buf, self.last_offset_delta);
-        write_i64(buf, self.base_timestamp);
-        write_i64(buf, self.max_timestamp);
-        write_i64(buf, self.producer_id);
-        write_i16(buf, self.producer_epoch);
-        write_i32(buf, self.base_sequence);
-        write_i32(buf, count);
+        self.write_header(buf, count);
         if !self.records.is_empty() {
             if self.compression == Compression::None {
                 self.encode_records(buf)?;
@@ -280,20 +283,30 @@ impl RecordBatch {
                 compression::compress(self.compression, &raw, buf)?;
             }
         }
-        let size = buf.len() - start;
-        let length =
-            i32::try_from(size - LOG_OVERHEAD).map_err(|_| RecordError::TooLarge { what: "RecordBatch", size })?;
-        // These ranges lie inside the header written above.
-        buf[start + 8..start + 12].copy_from_slice(&length.to_be_bytes());
-        let crc = crc32c::crc32c(&buf[start + ATTRIBUTES_OFFSET..]);
-        buf[start + CRC_OFFSET..start + ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
-        Ok(())
+        seal(&mut buf[start..])
+    }
+
+    /// Writes the batch's header ([`HEADER_LEN`] bytes) for `count` records, with
+    /// `batchLength` and the CRC left 0 for [`seal`]. `self.records` is not looked at.
+    pub(crate) fn write_header(&self, buf: &mut BytesMut, count: i32) {
+        write_i64(buf, self.base_offset);
+        write_i32(buf, 0); // batchLength, filled in by `seal`
+        write_i32(buf, self.partition_leader_epoch);
+        write_i8(buf, MAGIC);
+        write_u32(buf, 0); // crc, filled in by `seal`
+        write_i16(buf, self.attributes());
+        write_i32(buf, self.last_offset_delta);
+        write_i64(buf, self.base_timestamp);
+        write_i64(buf, self.max_timestamp);
+        write_i64(buf, self.producer_id);
+        write_i16(buf, self.producer_epoch);
+        write_i32(buf, self.base_sequence);
+        write_i32(buf, count);
     }
 
     fn encode_records(&self, buf: &mut BytesMut) -> Result<(), RecordError> {
         for record in &self.records {
             let deltas = Deltas::new(record, self.base_offset, self.base_timestamp)?;
-            buf.reserve(record.encoded_len(&deltas)?);
             record.encode(buf, &deltas)?;
         }
         Ok(())

@@ -2,10 +2,10 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::batch::{RecordBatch, TimestampType, HEADER_LEN};
-use super::compression::Compression;
+use super::batch::{seal, RecordBatch, TimestampType, HEADER_LEN};
+use super::compression::{self, Compression};
 use super::error::RecordError;
-use super::record::{Deltas, Record, RecordHeader};
+use super::record::{Deltas, Record, RecordHeader, RecordParts};
 
 /// Collects records into a batch the way the Java producer does: base offset 0
 /// (the broker assigns offsets), the first record's timestamp as base timestamp, and
@@ -30,6 +30,9 @@ use super::record::{Deltas, Record, RecordHeader};
 /// assert_eq!((batch.base_sequence, batch.last_offset_delta, batch.max_timestamp), (10, 1, 1_005));
 /// assert_eq!(batch.records[1].offset, 1);
 /// ```
+///
+/// Records are encoded as they are pushed, into the buffer the batch is sent from:
+/// the builder keeps no per-record structures and copies each key and value once.
 #[derive(Debug, Clone)]
 pub struct RecordBatchBuilder {
     compression: Compression,
@@ -37,24 +40,36 @@ pub struct RecordBatchBuilder {
     producer_epoch: i16,
     base_sequence: i32,
     is_transactional: bool,
-    records: Vec<Record>,
+    count: usize,
+    base_timestamp: i64,
     max_timestamp: i64,
-    size: usize,
+    /// [`HEADER_LEN`] bytes for the header (written by [`finish`](Self::finish)),
+    /// then the encoded, uncompressed records.
+    buf: BytesMut,
 }
 
 impl RecordBatchBuilder {
     /// An empty builder for a batch compressed with `compression`, with no producer
     /// id (-1), epoch (-1) or base sequence (-1), not transactional.
     pub fn new(compression: Compression) -> Self {
+        Self::with_capacity(compression, 0)
+    }
+
+    /// As [`new`](Self::new), with room for `bytes` bytes of encoded records, so a
+    /// producer that knows about how much it will push grows no buffer.
+    pub fn with_capacity(compression: Compression, bytes: usize) -> Self {
+        let mut buf = BytesMut::with_capacity(HEADER_LEN.saturating_add(bytes));
+        buf.resize(HEADER_LEN, 0);
         Self {
             compression,
             producer_id: -1,
             producer_epoch: -1,
             base_sequence: -1,
             is_transactional: false,
-            records: Vec::new(),
+            count: 0,
+            base_timestamp: -1,
             max_timestamp: -1,
-            size: HEADER_LEN,
+            buf,
         }
     }
 
@@ -96,14 +111,36 @@ impl RecordBatchBuilder {
         value: Option<Bytes>,
         headers: Vec<RecordHeader>,
     ) -> Result<(), RecordError> {
-        let offset = i64::try_from(self.records.len())
-            .map_err(|_| RecordError::TooLarge { what: "RecordBatch.recordsCount", size: self.records.len() })?;
-        let record = Record { offset, timestamp, key, value, headers };
-        let base_timestamp = self.records.first().map_or(timestamp, |first| first.timestamp);
-        let size = record.encoded_len(&Deltas::new(&record, 0, base_timestamp)?)?;
-        self.size = self.size.saturating_add(size);
+        self.push_parts(timestamp, RecordParts { key: key.as_deref(), value: value.as_deref(), headers: &headers })
+    }
+
+    /// As [`push`](Self::push), from borrowed parts: nothing is cloned.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Self::push).
+    pub fn push_ref(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[RecordHeader],
+    ) -> Result<(), RecordError> {
+        self.push_parts(timestamp, RecordParts { key, value, headers })
+    }
+
+    fn push_parts(&mut self, timestamp: i64, parts: RecordParts<'_>) -> Result<(), RecordError> {
+        let offset = i32::try_from(self.count)
+            .ok()
+            .filter(|offset| *offset < i32::MAX)
+            .ok_or(RecordError::TooLarge { what: "RecordBatch.recordsCount", size: self.count })?;
+        let base_timestamp = if self.count == 0 { timestamp } else { self.base_timestamp };
+        // Timestamps wrap, as in `Deltas::new`: every pair has a delta that adds back.
+        let deltas = Deltas { offset, timestamp: timestamp.wrapping_sub(base_timestamp) };
+        parts.encode(&mut self.buf, &deltas)?;
+        self.base_timestamp = base_timestamp;
         self.max_timestamp = self.max_timestamp.max(timestamp);
-        self.records.push(record);
+        self.count += 1;
         Ok(())
     }
 
@@ -111,22 +148,21 @@ impl RecordBatchBuilder {
     /// usually makes the batch smaller; on incompressible data it can add a few bytes
     /// of framing per 32 KiB.
     pub fn estimated_size(&self) -> usize {
-        self.size
+        self.buf.len()
     }
 
     /// The number of records pushed.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.count
     }
 
     /// Whether no record was pushed.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.count == 0
     }
 
-    /// The batch, unencoded.
-    pub fn build(self) -> RecordBatch {
-        let last_offset_delta = i32::try_from(self.records.len().saturating_sub(1)).unwrap_or(i32::MAX);
+    /// The batch's header fields, with no records.
+    fn header(&self) -> RecordBatch {
         RecordBatch {
             base_offset: 0,
             partition_leader_epoch: -1,
@@ -135,14 +171,29 @@ impl RecordBatchBuilder {
             is_transactional: self.is_transactional,
             is_control: false,
             has_delete_horizon: false,
-            last_offset_delta,
-            base_timestamp: self.records.first().map_or(-1, |first| first.timestamp),
+            last_offset_delta: i32::try_from(self.count.saturating_sub(1)).unwrap_or(i32::MAX),
+            base_timestamp: self.base_timestamp,
             max_timestamp: self.max_timestamp,
             producer_id: self.producer_id,
             producer_epoch: self.producer_epoch,
             base_sequence: self.base_sequence,
-            records: self.records,
+            records: Vec::new(),
         }
+    }
+
+    /// The batch, unencoded: the records are read back from what was encoded (their
+    /// keys and values are slices of the builder's buffer).
+    pub fn build(self) -> RecordBatch {
+        let mut batch = self.header();
+        let mut section = self.buf.freeze().slice(HEADER_LEN..);
+        while !section.is_empty() {
+            // The builder wrote these bytes itself; they always decode.
+            match Record::decode(&mut section, 0, batch.base_timestamp) {
+                Ok(record) => batch.records.push(record),
+                Err(_) => break,
+            }
+        }
+        batch
     }
 
     /// Encodes the batch, ready for a `ProduceRequest`'s `records` field.
@@ -150,10 +201,23 @@ impl RecordBatchBuilder {
     /// # Errors
     ///
     /// As [`RecordBatch::encode`].
-    pub fn finish(self) -> Result<Bytes, RecordError> {
-        let mut buf = BytesMut::with_capacity(self.size);
-        self.build().encode(&mut buf)?;
-        Ok(buf.freeze())
+    pub fn finish(mut self) -> Result<Bytes, RecordError> {
+        let count = i32::try_from(self.count)
+            .map_err(|_| RecordError::TooLarge { what: "RecordBatch.recordsCount", size: self.count })?;
+        let mut header = BytesMut::with_capacity(HEADER_LEN);
+        self.header().write_header(&mut header, count);
+        if self.compression == Compression::None || self.count == 0 {
+            // An empty batch is a bare header, whatever its compression.
+            self.buf.truncate(if self.count == 0 { HEADER_LEN } else { self.buf.len() });
+            self.buf[..HEADER_LEN].copy_from_slice(&header);
+            seal(&mut self.buf)?;
+            return Ok(self.buf.freeze());
+        }
+        let mut out = header;
+        out.reserve(self.buf.len() / 2);
+        compression::compress(self.compression, &self.buf[HEADER_LEN..], &mut out)?;
+        seal(&mut out)?;
+        Ok(out.freeze())
     }
 }
 
@@ -197,6 +261,42 @@ mod tests {
         assert!(batch.is_transactional);
         assert_eq!(batch.compression, Compression::Zstd);
         assert_eq!(batch.records[1], Record { offset: 1, timestamp: 400, ..Record::default() });
+    }
+
+    #[test]
+    fn borrowed_and_owned_pushes_encode_alike_and_build_reads_back() {
+        let headers = vec![RecordHeader::new("h", b"v".to_vec())];
+        let mut owned = RecordBatchBuilder::new(Compression::None).producer_id(3).base_sequence(5);
+        let mut borrowed = RecordBatchBuilder::with_capacity(Compression::None, 4).producer_id(3).base_sequence(5);
+        for i in 0..20i64 {
+            let value = Bytes::from(vec![b'a' + i as u8; i as usize * 7]);
+            let key = (i % 2 == 0).then(|| Bytes::from(format!("k{i}")));
+            owned.push(2_000 - i * 3, key.clone(), Some(value.clone()), headers.clone()).unwrap();
+            borrowed.push_ref(2_000 - i * 3, key.as_deref(), Some(&value), &headers).unwrap();
+        }
+        assert_eq!(owned.estimated_size(), borrowed.estimated_size());
+        let built = borrowed.clone().build();
+        assert_eq!(owned.finish().unwrap(), borrowed.finish().unwrap());
+        assert_eq!(built.records.len(), 20);
+        assert_eq!((built.base_timestamp, built.max_timestamp, built.last_offset_delta), (2_000, 2_000, 19));
+        assert_eq!(built.records[19].offset, 19);
+        assert_eq!(built.records[19].timestamp, 2_000 - 57);
+        assert_eq!(built.records[3].headers, headers);
+    }
+
+    #[test]
+    fn a_compressed_batch_decodes_to_what_was_pushed() {
+        let mut builder = RecordBatchBuilder::new(Compression::Gzip);
+        for i in 0..100u8 {
+            builder.push_ref(i64::from(i), None, Some(&[i; 50]), &[]).unwrap();
+        }
+        let raw = builder.estimated_size();
+        let bytes = builder.finish().unwrap();
+        assert!(bytes.len() < raw, "compressed {} < raw {raw}", bytes.len());
+        let batch = RecordBatch::decode(&mut bytes.clone(), &DecodeOptions::default()).unwrap();
+        assert_eq!(batch.compression, Compression::Gzip);
+        assert_eq!(batch.records.len(), 100);
+        assert_eq!(batch.records[42].value.as_deref(), Some(&[42u8; 50][..]));
     }
 
     #[test]

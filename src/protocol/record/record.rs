@@ -9,7 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::error::RecordError;
 use crate::protocol::error::{DecodeError, EncodeError};
 use crate::protocol::primitives::{
-    read_i8, read_raw, read_varint, read_varlong, varint_len, varlong_len, write_varint, write_varlong,
+    read_i8, read_raw, read_varint, read_varlong, varint_len, varlong_len, write_varint,
 };
 
 /// A record header: a UTF-8 key and an optional value.
@@ -135,37 +135,133 @@ impl Deltas {
     }
 }
 
-impl Record {
+/// Zig-zag varints gathered on the stack (room for a record's widest run of them:
+/// length, attributes, timestamp delta, offset delta and key length, 26 bytes).
+#[derive(Default)]
+struct Varints {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Varints {
+    fn push(&mut self, byte: u8) {
+        // Callers write at most 26 bytes between `take`s; a longer run is a bug that
+        // must not corrupt memory, so it is dropped here and caught by the tests.
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = byte;
+            self.len += 1;
+        }
+    }
+
+    fn base128(&mut self, mut raw: u64) {
+        while raw >= 0x80 {
+            self.push((raw as u8) | 0x80);
+            raw >>= 7;
+        }
+        self.push(raw as u8);
+    }
+
+    fn varint(&mut self, value: i32) {
+        self.base128(u64::from(((value << 1) ^ (value >> 31)) as u32));
+    }
+
+    fn varlong(&mut self, value: i64) {
+        self.base128(((value << 1) ^ (value >> 63)) as u64);
+    }
+
+    /// A byte string's length, -1 for null.
+    fn length(&mut self, bytes: Option<&[u8]>, what: &'static str) -> Result<(), RecordError> {
+        self.varint(bytes.map_or(Ok(-1), |b| length_i32(b.len(), what))?);
+        Ok(())
+    }
+
+    /// The bytes gathered so far; starts over.
+    fn take(&mut self) -> &[u8] {
+        let len = std::mem::take(&mut self.len);
+        &self.bytes[..len]
+    }
+}
+
+/// A record's parts, borrowed: what a producer encodes straight from its own
+/// records, without building a [`Record`] (and counting references) per record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordParts<'a> {
+    pub(crate) key: Option<&'a [u8]>,
+    pub(crate) value: Option<&'a [u8]>,
+    pub(crate) headers: &'a [RecordHeader],
+}
+
+impl RecordParts<'_> {
     /// The size of the record's body (everything after its length prefix).
     fn body_len(&self, deltas: &Deltas) -> Result<usize, RecordError> {
         let mut size = 1 // attributes
             + varlong_len(deltas.timestamp)
             + varint_len(deltas.offset)
-            + bytes_size(self.key.as_deref(), "Record.key")?
-            + bytes_size(self.value.as_deref(), "Record.value")?
+            + bytes_size(self.key, "Record.key")?
+            + bytes_size(self.value, "Record.value")?
             + varint_len(length_i32(self.headers.len(), "Record.headers")?);
-        for header in &self.headers {
+        for header in self.headers {
             size += header.encoded_len()?;
         }
         Ok(size)
     }
 
-    /// The record's size on the wire, length prefix included.
-    pub(crate) fn encoded_len(&self, deltas: &Deltas) -> Result<usize, RecordError> {
+    /// Writes the record with the given deltas; its body is `body_len` bytes (from
+    /// [`body_len`](Self::body_len), computed once by the caller).
+    ///
+    /// The varints around the key and value are gathered on the stack and written
+    /// with one copy each, instead of a call per varint byte.
+    fn encode_body(&self, buf: &mut BytesMut, deltas: &Deltas, body_len: usize) -> Result<(), RecordError> {
+        let mut head = Varints::default();
+        head.varint(length_i32(body_len, "Record")?);
+        head.push(0); // attributes: unused
+        head.varlong(deltas.timestamp);
+        head.varint(deltas.offset);
+        head.length(self.key, "Record.key")?;
+        buf.extend_from_slice(head.take());
+        if let Some(key) = self.key {
+            buf.extend_from_slice(key);
+        }
+        head.length(self.value, "Record.value")?;
+        buf.extend_from_slice(head.take());
+        if let Some(value) = self.value {
+            buf.extend_from_slice(value);
+        }
+        head.varint(length_i32(self.headers.len(), "Record.headers")?);
+        buf.extend_from_slice(head.take());
+        self.headers.iter().try_for_each(|header| header.encode(buf))
+    }
+
+    /// Writes the record with the given deltas, reserving its room first; returns the
+    /// bytes written. Nothing is written on error.
+    pub(crate) fn encode(&self, buf: &mut BytesMut, deltas: &Deltas) -> Result<usize, RecordError> {
         let body = self.body_len(deltas)?;
+        let size = varint_len(length_i32(body, "Record")?) + body;
+        buf.reserve(size);
+        let start = buf.len();
+        let written = self.encode_body(buf, deltas, body);
+        if written.is_err() {
+            buf.truncate(start);
+        }
+        written.map(|()| size)
+    }
+}
+
+impl Record {
+    fn parts(&self) -> RecordParts<'_> {
+        RecordParts { key: self.key.as_deref(), value: self.value.as_deref(), headers: &self.headers }
+    }
+
+    /// The record's size on the wire, length prefix included.
+    #[cfg(test)]
+    pub(crate) fn encoded_len(&self, deltas: &Deltas) -> Result<usize, RecordError> {
+        let body = self.parts().body_len(deltas)?;
         Ok(varint_len(length_i32(body, "Record")?) + body)
     }
 
     /// Writes the record with the given deltas.
     pub(crate) fn encode(&self, buf: &mut BytesMut, deltas: &Deltas) -> Result<(), RecordError> {
-        write_varint(buf, length_i32(self.body_len(deltas)?, "Record")?);
-        buf.extend_from_slice(&[0]); // attributes: unused
-        write_varlong(buf, deltas.timestamp);
-        write_varint(buf, deltas.offset);
-        write_bytes(buf, self.key.as_deref(), "Record.key")?;
-        write_bytes(buf, self.value.as_deref(), "Record.value")?;
-        write_varint(buf, length_i32(self.headers.len(), "Record.headers")?);
-        self.headers.iter().try_for_each(|header| header.encode(buf))
+        self.parts().encode(buf, deltas).map(|_| ())
     }
 
     /// Reads one record from the front of `buf`; its key, value and header values are
@@ -201,6 +297,28 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stacked_varints_match_the_primitives_at_the_extremes() {
+        for (int, long) in [(0, 0), (-1, -1), (i32::MAX, i64::MAX), (i32::MIN, i64::MIN), (300, -70_000)] {
+            let mut expected = BytesMut::new();
+            write_varint(&mut expected, i32::MAX);
+            crate::protocol::primitives::write_varlong(&mut expected, long);
+            write_varint(&mut expected, int);
+            write_varint(&mut expected, i32::MIN);
+            let mut head = Varints::default();
+            head.varint(i32::MAX);
+            head.varlong(long);
+            head.varint(int);
+            head.length(None, "k").unwrap();
+            head.varint(i32::MIN);
+            let mut got = head.take().to_vec();
+            // `length(None)` is a -1 between them.
+            let minus_one = got.remove(got.len() - 6);
+            assert_eq!((minus_one, got.as_slice()), (1, &expected[..]));
+            assert!(head.take().is_empty());
+        }
+    }
 
     fn record() -> Record {
         Record {
