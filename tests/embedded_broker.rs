@@ -312,7 +312,8 @@ async fn drop_after_append_closes_the_connection_but_keeps_the_data() {
 
 #[actix_rt::test]
 async fn a_data_dir_keeps_records_offsets_and_topics_across_restarts() {
-    let dir = std::env::temp_dir().join(format!("actix-kafka-embedded-{}-{:?}", std::process::id(), Instant::now()));
+    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let dir = std::env::temp_dir().join(format!("actix-kafka-embedded-{}-{unique}", std::process::id()));
     let start = || EmbeddedCluster::builder().nodes(2).data_dir(&dir).start();
     let cluster = start().await.unwrap();
     cluster.create_topic("durable", 2).await.unwrap();

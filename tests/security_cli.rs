@@ -115,5 +115,4 @@ fn the_cli_broker_and_producer_speak_sasl_ssl() {
         assert_eq!(String::from_utf8(output.stdout).unwrap(), lines);
     }
     drop(broker);
-    support::certs::remove(&certs.dir);
 }

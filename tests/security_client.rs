@@ -129,7 +129,6 @@ async fn the_producer_and_a_connection_work_over_sasl_ssl_with_every_mechanism()
         assert_eq!(fetched_values(&connection, &topic).await, expected, "{mechanism}");
     }
     cluster.shutdown().await.unwrap();
-    support::certs::remove(&certs.dir);
 }
 
 #[actix_rt::test]
@@ -169,7 +168,6 @@ async fn a_wrong_password_fails_fast_with_a_typed_error_and_no_retry_storm() {
     assert!(connections <= 4, "{connections} connection attempts for one record");
     assert_eq!(proxy.connections(), connections, "nothing keeps retrying in the background");
     cluster.shutdown().await.unwrap();
-    support::certs::remove(&certs.dir);
 }
 
 #[actix_rt::test]
@@ -191,7 +189,6 @@ async fn a_host_name_mismatch_and_an_unknown_ca_are_refused() {
         }
         cluster.shutdown().await.unwrap();
     }
-    support::certs::remove(&certs.dir);
 }
 
 #[actix_rt::test]
@@ -218,7 +215,6 @@ async fn plaintext_to_a_tls_port_is_a_clear_error_not_a_hang() {
     );
     plain.shutdown().await.unwrap();
     cluster.shutdown().await.unwrap();
-    support::certs::remove(&certs.dir);
 }
 
 #[actix_rt::test]
@@ -239,7 +235,6 @@ async fn mutual_tls_needs_a_client_certificate_from_the_ca() {
     assert!(refused.is_err(), "no client certificate, no connection: {refused:?}");
     eprintln!("without a client certificate: {}", refused.unwrap_err());
     cluster.shutdown().await.unwrap();
-    support::certs::remove(&certs.dir);
 }
 
 /// A raw request frame: size, header v1 (api, version, correlation id, client id), body.
@@ -330,7 +325,6 @@ async fn an_expired_or_unsecured_less_oauthbearer_token_is_refused() {
     assert!(!error.is_retriable(), "{error:?}");
     assert!(error.to_string().contains("OAUTHBEARER"), "{error}");
     cluster.shutdown().await.unwrap();
-    support::certs::remove(&certs.dir);
 }
 
 #[actix_rt::test]
@@ -377,5 +371,4 @@ async fn reauthentication_keeps_connections_and_a_producer_working_across_sessio
     producer.send(Close).await.unwrap().unwrap();
     assert!(sent >= 20, "{sent} records over five session lifetimes");
     cluster.shutdown().await.unwrap();
-    support::certs::remove(&certs.dir);
 }

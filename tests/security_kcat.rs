@@ -97,7 +97,6 @@ async fn round_trips_over_sasl_ssl(lib: Librdkafka, mechanisms: &[SaslMechanism]
         assert!(stderr.to_lowercase().contains("authentication"), "{}: {why}: {stderr}", lib.label());
     }
     cluster.shutdown().await.unwrap();
-    support::certs::remove(&certs.dir);
 }
 
 #[actix_rt::test]

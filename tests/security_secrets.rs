@@ -83,7 +83,6 @@ async fn no_password_reaches_a_log_line_an_error_or_a_debug_output() {
         }
     }
     cluster.shutdown().await.unwrap();
-    support::certs::remove(&certs.dir);
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("SASL authenticated"), "the capture works (it saw the logins)");

@@ -103,9 +103,11 @@ fn fresh_dir() -> PathBuf {
     dir
 }
 
-/// Removes the directory when the test is done with it (best effort).
-pub fn remove(dir: &Path) {
-    if let Err(error) = std::fs::remove_dir_all(dir) {
-        eprintln!("could not remove {}: {error}", dir.display());
+/// The directory goes when the test is done with it, passed or failed (best effort).
+impl Drop for TestCerts {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_dir_all(&self.dir) {
+            eprintln!("could not remove {}: {error}", self.dir.display());
+        }
     }
 }
