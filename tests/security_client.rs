@@ -1,5 +1,5 @@
-//! Our client against the embedded broker over TLS and SASL: the producer and a raw
-//! `BrokerConnection` with each mechanism, wrong credentials failing fast, certificate
+//! Our client against the embedded broker over TLS and SASL: the producer, a consumer group member
+//! and a raw `BrokerConnection` with each mechanism, wrong credentials failing fast, certificate
 //! problems refused, plaintext to a TLS port, mTLS, the pre-authentication limits and
 //! re-authentication (KIP-368).
 
@@ -370,5 +370,67 @@ async fn reauthentication_keeps_connections_and_a_producer_working_across_sessio
     }
     producer.send(Close).await.unwrap().unwrap();
     assert!(sent >= 20, "{sent} records over five session lifetimes");
+    cluster.shutdown().await.unwrap();
+}
+
+/// Forwards every delivered value to a channel, acknowledging it.
+struct Forward(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl Actor for Forward {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<actix_kafka::consumer::Records> for Forward {
+    type Result = Result<(), actix_kafka::consumer::HandlerError>;
+
+    fn handle(&mut self, delivery: actix_kafka::consumer::Records, _: &mut Self::Context) -> Self::Result {
+        for record in delivery.records {
+            let value = String::from_utf8(record.value.unwrap_or_default().to_vec())?;
+            self.0.send(value).map_err(|_| actix_kafka::consumer::HandlerError::msg("test ended"))?;
+        }
+        Ok(())
+    }
+}
+
+#[actix_rt::test]
+async fn a_consumer_group_member_reads_and_commits_over_sasl_ssl() {
+    use actix_kafka::consumer::{Close as CloseConsumer, Commit, Consumer, GetConsumerStats, OffsetReset, Subscribe};
+    let certs = TestCerts::generate();
+    let cluster = secured(&certs).start().await.unwrap();
+    cluster.create_topic("secured-group", 2).await.unwrap();
+    let client = || {
+        ClientConfig::new(&localhost_addr(&cluster))
+            .security_protocol(SecurityProtocol::SaslSsl)
+            .tls(TlsConfig::default().ca_pem(certs.ca_pem.clone()))
+            .sasl(SaslConfig::scram_sha_512("alice", PASSWORD))
+    };
+    let producer = Producer::builder().client(client()).build().unwrap().start();
+    for i in 0..20 {
+        producer.send(Produce::to("secured-group").key(format!("k{i}")).value(format!("v{i}"))).await.unwrap().unwrap();
+    }
+    producer.send(Close).await.unwrap().unwrap();
+
+    let consumer = Consumer::builder()
+        .client(client())
+        .group_id("secured")
+        .offset_reset(OffsetReset::Earliest)
+        .heartbeat_interval(Duration::from_millis(200))
+        .session_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap()
+        .start();
+    let (sender, mut values) = tokio::sync::mpsc::unbounded_channel();
+    let forward = Forward(sender).start();
+    consumer.send(Subscribe::topics(["secured-group"]).to(forward.recipient())).await.unwrap().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 20 {
+        let value = tokio::time::timeout(Duration::from_secs(30), values.recv()).await.expect("records within 30 s");
+        assert!(seen.insert(value.expect("open")), "no record twice");
+    }
+    assert_eq!(seen, (0..20).map(|i| format!("v{i}")).collect());
+    consumer.send(Commit).await.unwrap().unwrap();
+    let stats = consumer.send(GetConsumerStats).await.unwrap();
+    assert!(stats.group.is_some_and(|g| g.commits >= 1), "the group's coordinator answered over sasl_ssl");
+    consumer.send(CloseConsumer).await.unwrap().unwrap();
     cluster.shutdown().await.unwrap();
 }
