@@ -344,3 +344,27 @@ async fn the_supervisor_restarts_a_broker_producer_and_nothing_is_lost_or_double
     assert_key_order_and_exactly_once(&cluster, 1_000).await;
     cluster.shutdown().await.unwrap();
 }
+
+#[actix_rt::test]
+async fn many_sends_created_first_and_awaited_in_order_are_batched_together() {
+    // The pattern `let replies: Vec<_> = records.map(|r| producer.send(r)).collect();`
+    // then `for reply in replies { reply.await }`. actix enqueues a `send` when it is
+    // created only while the mailbox has room; past that, the message waits inside its
+    // future until polled. With a 1,024-message mailbox, awaiting in order then fed
+    // the producer one record per reply, each waiting out the linger alone (6,000
+    // records at 20 ms: about 100 s). Every send must reach the producer at once.
+    let cluster = cluster(1).await;
+    cluster.create_topic("created-first", 3).await.unwrap();
+    let producer = producer(&cluster).linger(Duration::from_millis(20)).build().unwrap().start();
+    let replies: Vec<_> =
+        (0..6_000).map(|i| producer.send(Produce::to("created-first").value(format!("v{i}")))).collect();
+    let awaited = tokio::time::timeout(Duration::from_secs(15), async {
+        for reply in replies {
+            reply.await.expect("mailbox").expect("acknowledged");
+        }
+    })
+    .await;
+    assert!(awaited.is_ok(), "6,000 sends awaited in order took over 15 s: they were not batched together");
+    producer.send(Close).await.unwrap().unwrap();
+    cluster.shutdown().await.unwrap();
+}

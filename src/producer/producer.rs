@@ -58,7 +58,15 @@ impl std::fmt::Debug for Producer {
 }
 
 /// Messages the producer's mailbox holds before `send` waits for room.
-const MAILBOX_CAPACITY: usize = 1024;
+///
+/// Large on purpose. actix enqueues a `send` when it is created only while the mailbox
+/// has room; past that the message waits inside its future until the future is
+/// polled. Callers that create many sends and then await them in order (the natural
+/// way to pipeline) would otherwise feed the producer one record per reply, each
+/// waiting out the linger alone. Memory stays bounded by what the caller holds (the
+/// same messages would sit in its parked futures), and a full memory budget still
+/// stops the mailbox (backpressure), as `do_send` ignores the capacity anyway.
+const MAILBOX_CAPACITY: usize = 1 << 20;
 
 /// How a record waits for the memory budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,11 +357,16 @@ fn valid_topic(topic: &str) -> bool {
 impl Actor for Producer {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        // Senders awaiting `send` beyond the mailbox capacity queue outside it, in no
-        // guaranteed order; a roomy mailbox keeps pipelined senders in order. A full
-        // budget still stops it (backpressure).
+    /// Starts the producer with its [`MAILBOX_CAPACITY`] already set: set in
+    /// `started`, it would apply only once the actor first runs, after the sends a
+    /// caller creates right after `start()` (actix's default capacity is 16).
+    fn start(self) -> Addr<Self> {
+        let mut ctx = Context::new();
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        ctx.run(self)
+    }
+
+    fn started(&mut self, _: &mut Context<Self>) {
         match Cluster::start(self.config.client.clone()) {
             Ok(cluster) => self.shared = Some(Arc::new(Shared::new(self.config.clone(), cluster))),
             Err(error) => self.start_error = Some(ConfigError::Client(error)),
