@@ -57,15 +57,11 @@ impl std::fmt::Debug for Producer {
     }
 }
 
-/// Messages the producer's mailbox holds before `send` waits for room.
-///
-/// Large on purpose. actix enqueues a `send` when it is created only while the mailbox
-/// has room; past that the message waits inside its future until the future is
-/// polled. Callers that create many sends and then await them in order (the natural
-/// way to pipeline) would otherwise feed the producer one record per reply, each
-/// waiting out the linger alone. Memory stays bounded by what the caller holds (the
-/// same messages would sit in its parked futures), and a full memory budget still
-/// stops the mailbox (backpressure), as `do_send` ignores the capacity anyway.
+/// Messages the producer's mailbox holds before `send` waits for room. Large on
+/// purpose: past the capacity a `send` waits inside its future until polled, so sends
+/// created first and awaited in order would reach the producer one per reply, each
+/// waiting out the linger. Memory stays bounded by what the caller holds, and a full
+/// budget still stops the mailbox (backpressure).
 const MAILBOX_CAPACITY: usize = 1 << 20;
 
 /// How a record waits for the memory budget.
