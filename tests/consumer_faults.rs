@@ -12,21 +12,11 @@ use std::time::Duration;
 
 use actix::{Actor, Addr};
 use actix_kafka::consumer::{
-    Assign, Close, ConsumeError, Consumer, ConsumerBuilder, ConsumerEvent, ConsumerStats, GetConsumerStats,
-    OffsetReset, Seek, StartPosition, Subscribe, TopicPartition,
+    Assign, Close, ConsumeError, Consumer, ConsumerEvent, ConsumerStats, GetConsumerStats, OffsetReset, Seek,
+    StartPosition, Subscribe, TopicPartition,
 };
-use actix_kafka::embedded::EmbeddedCluster;
 use broker_support::start_cluster;
 use consumer_support::*;
-
-fn builder(cluster: &EmbeddedCluster) -> ConsumerBuilder {
-    Consumer::builder()
-        .bootstrap(&cluster.bootstrap())
-        .offset_reset(OffsetReset::Earliest)
-        .fetch_max_wait(Duration::from_millis(100))
-        .redelivery_backoff(Duration::from_millis(20))
-        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
-}
 
 async fn assign(consumer: &Addr<Consumer>, partitions: &[(&str, i32)], collecting: &Collecting) {
     let assign = Assign::partitions(partitions.iter().copied())

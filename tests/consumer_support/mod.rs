@@ -14,6 +14,17 @@ use actix_kafka::consumer::{ConsumerEvent, ConsumerRecord, HandlerError, Records
 use actix_kafka::producer::{Close, ProduceBatch, Producer, ProducerRecord};
 use tokio::sync::watch;
 
+/// A consumer of `cluster` that starts at the log start, long-polls briefly and
+/// retries quickly: what most tests against the embedded broker want.
+pub fn builder(cluster: &actix_kafka::embedded::EmbeddedCluster) -> actix_kafka::consumer::ConsumerBuilder {
+    actix_kafka::consumer::Consumer::builder()
+        .bootstrap(&cluster.bootstrap())
+        .offset_reset(actix_kafka::consumer::OffsetReset::Earliest)
+        .fetch_max_wait(Duration::from_millis(100))
+        .redelivery_backoff(Duration::from_millis(20))
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+}
+
 /// How long a test waits for records before it fails.
 pub const WAIT: Duration = Duration::from_secs(30);
 
