@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use bytes::{BufMut, Bytes, BytesMut};
 use clap::{Args, ValueEnum};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
 
 use super::report::{self, Progress, Recorder, Summary};
@@ -260,27 +261,48 @@ impl Run {
         notify.notify_one();
     }
 
+    /// One awaited `send` per record, up to `window` outstanding, polled together in one
+    /// `FuturesUnordered` (as a user awaiting many sends would, and as the
+    /// rust-rdkafka peer awaits its `DeliveryFuture`s). Why not a task per record: the
+    /// spawn, its allocation and its scheduling cost more than the record itself, and
+    /// would be measured as the producer's.
     async fn by_send(mut self, total: u64, window: u64) {
-        for index in 0..total {
-            self.admit(index, window).await;
-            let record = ProducerRecord::new(self.values.next(index));
-            let request = self.producer.send(Produce::to(self.topic.clone()).record(record));
-            self.outstanding.set(self.outstanding.get() + 1);
-            let sent = Instant::now();
-            let (recorder, outstanding, notify) =
-                (self.recorder.clone(), self.outstanding.clone(), self.answered.clone());
-            actix_rt::spawn(async move {
-                let answer = request.await;
-                let latency = sent.elapsed();
-                match answer {
-                    Ok(Ok(_)) => recorder.borrow_mut().ok(latency),
-                    Ok(Err(e)) => recorder.borrow_mut().failed(1, &e),
-                    Err(e) => recorder.borrow_mut().failed(1, &e),
+        let mut outstanding = FuturesUnordered::new();
+        let mut index = 0;
+        while index < total || !outstanding.is_empty() {
+            while index < total && (outstanding.len() as u64) < window && self.due(index) {
+                let record = ProducerRecord::new(self.values.next(index));
+                let request = self.producer.send(Produce::to(self.topic.clone()).record(record));
+                let sent = Instant::now();
+                outstanding.push(async move { (request.await, sent.elapsed()) });
+                index += 1;
+            }
+            let may_send = index < total && (outstanding.len() as u64) < window;
+            tokio::select! {
+                Some((answer, latency)) = outstanding.next() => {
+                    let mut recorder = self.recorder.borrow_mut();
+                    match answer {
+                        Ok(Ok(_)) => recorder.ok(latency),
+                        Ok(Err(e)) => recorder.failed(1, &e),
+                        Err(e) => recorder.failed(1, &e),
+                    }
                 }
-                Self::answered(&outstanding, &notify);
-            });
+                () = self.next_due(index), if may_send => {}
+                else => {}
+            }
         }
-        self.drain().await;
+    }
+
+    /// Whether record `index` may leave now (always, without a pacer).
+    fn due(&self, index: u64) -> bool {
+        self.pacer.as_ref().map_or(true, |pacer| pacer.is_due(index))
+    }
+
+    /// Waits until record `index` may leave.
+    async fn next_due(&self, index: u64) {
+        if let Some(pacer) = &self.pacer {
+            pacer.wait(index).await;
+        }
     }
 
     async fn by_batch(mut self, total: u64, batch_records: u64, in_flight: u64) {
@@ -451,8 +473,17 @@ impl Pacer {
         Pacer { start: tokio::time::Instant::now(), rate }
     }
 
+    fn due_at(&self, index: u64) -> tokio::time::Instant {
+        self.start + Duration::from_secs_f64(index as f64 / self.rate as f64)
+    }
+
+    /// Whether record `index` may leave now (within the timer's millisecond).
+    fn is_due(&self, index: u64) -> bool {
+        self.due_at(index) <= tokio::time::Instant::now() + Duration::from_millis(1)
+    }
+
     async fn wait(&self, index: u64) {
-        let due = self.start + Duration::from_secs_f64(index as f64 / self.rate as f64);
+        let due = self.due_at(index);
         // Timers have millisecond granularity: sleep only when a whole one is due,
         // then send what is due in a burst.
         if due > tokio::time::Instant::now() + Duration::from_millis(1) {
