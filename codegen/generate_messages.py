@@ -202,6 +202,16 @@ class Message:
         self._collect(self.name, d["fields"], f"The {self.name} message.", commons)
         for c in commons.values():
             self._collect(c["name"], c["fields"], f"The {c['name']} structure.", commons)
+        # The structs that hold record data, directly or through a nested struct.
+        self.with_records = set()
+        grew = True
+        while grew:
+            grew = False
+            for st in self.structs:
+                if st.name not in self.with_records and any(
+                        f.kind == "records" or (f.kind == "struct" and f.elem in self.with_records) for f in st.fields):
+                    self.with_records.add(st.name)
+                    grew = True
 
     def _collect(self, name, fields, about, commons):
         if any(s.name == name for s in self.structs):
@@ -323,7 +333,30 @@ def uses_flexible(s):
     return any(present(f) and (f.kind in ("string", "bytes", "records") or f.is_array) for f in s.fields)
 
 
-def emit_struct(s, top):
+def records_len_term(f, with_records):
+    """The Rust expression for the record bytes inside field `f`, or None."""
+    if f.kind == "records":
+        return f"self.{f.rust}.as_ref().map_or(0, Bytes::len)" if f.optional else f"self.{f.rust}.len()"
+    if f.kind != "struct" or f.elem not in with_records:
+        return None
+    if f.is_array:
+        total = ".iter().map(Encode::records_len).sum::<usize>()"
+        if f.optional:
+            return f"self.{f.rust}.as_deref().map_or(0, |v| v{total})"
+        return f"self.{f.rust}{total}"
+    if f.optional:
+        return f"self.{f.rust}.as_ref().map_or(0, Encode::records_len)"
+    return f"self.{f.rust}.records_len()"
+
+
+def emit_records_len(s, with_records):
+    terms = [t for t in (records_len_term(f, with_records) for f in s.fields) if t]
+    if not terms:
+        return ""
+    return "\n    fn records_len(&self) -> usize {\n        " + "\n            + ".join(terms) + "\n    }\n"
+
+
+def emit_struct(s, top, with_records=frozenset()):
     out = []
     valid = s.valid
     flex = s.flexible.cond(valid)
@@ -386,7 +419,9 @@ def emit_struct(s, top):
             body = write_field(f, "b").rstrip(";")
             out.append(f"            if {cond} {{\n                tagged.field({f.tag}, |b| {{\n                    {body};\n                    Ok(())\n                }})?;\n            }}\n")
         out.append(f"            tagged.finish(buf, &self.unknown_tagged_fields, {json.dumps(s.name)})?;\n        }}\n")
-    out.append("        Ok(())\n    }\n}\n\n")
+    out.append("        Ok(())\n    }\n")
+    out.append(emit_records_len(s, with_records))
+    out.append("}\n\n")
 
     # Decode
     out.append(f"impl Decode for {s.name} {{\n")
@@ -440,7 +475,7 @@ def emit_message(msg):
     out.append("#[allow(unused_imports)]\nuse crate::protocol::{\n    codec::{check_null, check_some, Decode, Encode, Message, VersionRange},\n"
                "    error::{DecodeError, EncodeError},\n    primitives::*,\n    tagged::{read_section, RawTaggedField, SectionWriter},\n};\n\n")
     for i, s in enumerate(msg.structs):
-        out.append(emit_struct(s, i == 0))
+        out.append(emit_struct(s, i == 0, msg.with_records))
         out.append("\n")
     top = msg.structs[0]
     flex_from = "None" if msg.flexible.empty() else f"Some({msg.flexible.lo})"

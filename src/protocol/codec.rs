@@ -14,6 +14,13 @@ pub trait Encode {
     /// [`EncodeError`] when a value does not fit the version: a null where the version
     /// allows none, a set field the version lacks, a string too long for its prefix.
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError>;
+
+    /// The bytes of record data (`records` fields) inside, so that a frame's buffer is
+    /// sized once: record data is nearly all of a produce request or a fetch response,
+    /// and a buffer grown by doubling copies it again at each step.
+    fn records_len(&self) -> usize {
+        0
+    }
 }
 
 /// Reads a structure at a protocol version.

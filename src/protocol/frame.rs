@@ -52,8 +52,16 @@ pub fn frame_length(buf: &[u8], max_size: usize) -> Result<Option<usize>, FrameE
 }
 
 /// Writes the size prefix in front of what `body` appends.
-fn framed(body: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>) -> Result<BytesMut, EncodeError> {
-    let mut buf = BytesMut::with_capacity(64);
+/// Room for everything in a frame but its record data: headers, names, and a few
+/// bytes per partition; a frame with more grows once.
+const FRAME_OVERHEAD: usize = 4096;
+
+fn framed(
+    records_len: usize,
+    body: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
+) -> Result<BytesMut, EncodeError> {
+    let capacity = if records_len == 0 { 64 } else { records_len.saturating_add(FRAME_OVERHEAD) };
+    let mut buf = BytesMut::with_capacity(capacity);
     buf.put_i32(0);
     body(&mut buf)?;
     let size = buf.len() - 4;
@@ -80,7 +88,7 @@ pub fn encode_request<R: Request>(
         client_id: client_id.map(str::to_owned),
         unknown_tagged_fields: Vec::new(),
     };
-    framed(|buf| {
+    framed(request.records_len(), |buf| {
         header.encode(buf, R::API_KEY.request_header_version(version))?;
         request.encode(buf, version)
     })
@@ -98,7 +106,7 @@ pub fn encode_response<M: Message>(
     correlation_id: i32,
 ) -> Result<BytesMut, EncodeError> {
     let header = ResponseHeader { correlation_id, unknown_tagged_fields: Vec::new() };
-    framed(|buf| {
+    framed(response.records_len(), |buf| {
         header.encode(buf, api_key.response_header_version(version))?;
         response.encode(buf, version)
     })
@@ -156,8 +164,40 @@ pub fn decode_exact<M: Message>(frame: &mut Bytes, version: i16) -> Result<M, De
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::codec::Encode;
     use crate::protocol::messages::api_versions_response::ApiVersion;
     use crate::protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+
+    /// A produce request's buffer is sized for its record data up front: it is never
+    /// grown (each growth copied every record again).
+    #[test]
+    fn a_produce_frame_is_sized_for_its_records_once() {
+        use crate::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+        use crate::protocol::messages::ProduceRequest;
+        let partition = |index, len| PartitionProduceData {
+            index,
+            records: Some(Bytes::from(vec![7u8; len])),
+            ..Default::default()
+        };
+        let request = ProduceRequest {
+            acks: -1,
+            timeout_ms: 30_000,
+            topic_data: vec![TopicProduceData {
+                name: "t".into(),
+                partition_data: (0..6).map(|i| partition(i, 200_000)).collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(request.records_len(), 1_200_000);
+        for version in [3, 9, 11] {
+            let frame = encode_request(&request, version, 1, Some("c")).unwrap();
+            assert!(frame.len() > 1_200_000, "v{version}");
+            assert_eq!(frame.capacity(), 1_200_000 + FRAME_OVERHEAD, "v{version}: the buffer grew");
+        }
+        let empty = ApiVersionsRequest::default();
+        assert_eq!(empty.records_len(), 0);
+    }
 
     /// `FRAMING.md` §7, byte for byte.
     #[test]

@@ -83,6 +83,10 @@ impl Encode for FetchResponse {
         }
         Ok(())
     }
+
+    fn records_len(&self) -> usize {
+        self.responses.iter().map(Encode::records_len).sum::<usize>()
+    }
 }
 
 impl Decode for FetchResponse {
@@ -157,6 +161,10 @@ impl Encode for FetchableTopicResponse {
             tagged.finish(buf, &self.unknown_tagged_fields, "FetchableTopicResponse")?;
         }
         Ok(())
+    }
+
+    fn records_len(&self) -> usize {
+        self.partitions.iter().map(Encode::records_len).sum::<usize>()
     }
 }
 
@@ -292,6 +300,10 @@ impl Encode for PartitionData {
             tagged.finish(buf, &self.unknown_tagged_fields, "PartitionData")?;
         }
         Ok(())
+    }
+
+    fn records_len(&self) -> usize {
+        self.records.as_ref().map_or(0, Bytes::len)
     }
 }
 

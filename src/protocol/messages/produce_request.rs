@@ -63,6 +63,10 @@ impl Encode for ProduceRequest {
         }
         Ok(())
     }
+
+    fn records_len(&self) -> usize {
+        self.topic_data.iter().map(Encode::records_len).sum::<usize>()
+    }
 }
 
 impl Decode for ProduceRequest {
@@ -120,6 +124,10 @@ impl Encode for TopicProduceData {
         }
         Ok(())
     }
+
+    fn records_len(&self) -> usize {
+        self.partition_data.iter().map(Encode::records_len).sum::<usize>()
+    }
 }
 
 impl Decode for TopicProduceData {
@@ -163,6 +171,10 @@ impl Encode for PartitionProduceData {
             tagged.finish(buf, &self.unknown_tagged_fields, "PartitionProduceData")?;
         }
         Ok(())
+    }
+
+    fn records_len(&self) -> usize {
+        self.records.as_ref().map_or(0, Bytes::len)
     }
 }
 
