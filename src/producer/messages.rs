@@ -195,7 +195,13 @@ impl ProduceBatch {
 
     /// Appends records.
     pub fn records(mut self, records: impl IntoIterator<Item = ProducerRecord>) -> Self {
-        self.records.extend(records);
+        if self.records.is_empty() {
+            // Collecting a `Vec`'s own iterator keeps its buffer: the records are not
+            // copied (extending an empty `Vec` would copy every one).
+            self.records = records.into_iter().collect();
+        } else {
+            self.records.extend(records);
+        }
         self
     }
 }
