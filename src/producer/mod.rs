@@ -100,6 +100,7 @@
 
 mod accumulator;
 mod broker;
+mod clock;
 pub mod budget;
 mod config;
 mod error;

@@ -4,14 +4,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 use super::budget::{BudgetError, BudgetPermit, MemoryBudget};
+use super::clock::Clock;
 use super::config::{ConfigError, ProducerBuilder, ProducerConfig};
 use super::error::ProduceError;
 use super::messages::{Close, Flush, Produce, ProduceBatch, ProducerRecord, ProducerStats, Stats, TryProduce};
@@ -37,6 +36,7 @@ pub struct Producer {
     /// [`ForwardTaken`].
     taken: Vec<(Arc<str>, Addr<TopicProducer>, Vec<PendingRecord>)>,
     forward_scheduled: bool,
+    clock: Clock,
     closed: bool,
 }
 
@@ -85,6 +85,7 @@ impl Producer {
             topics: HashMap::new(),
             taken: Vec::new(),
             forward_scheduled: false,
+            clock: Clock::default(),
             closed: false,
         }
     }
@@ -140,8 +141,8 @@ impl Producer {
     ) {
         let Some(shared) = self.shared.clone() else { return };
         let topic: &str = topic_name;
-        let deadline = Instant::now() + self.config.delivery_timeout;
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let (now_ms, now) = self.clock.now();
+        let deadline = now + self.config.delivery_timeout;
         let (destination, mut ready) = self.taken_for(&shared, topic_name);
         ready.reserve(records.len());
         let mut rest = Vec::new();
@@ -220,6 +221,7 @@ impl Producer {
 
     /// Sends the taken records on, one message per topic.
     fn forward_taken(&mut self) {
+        self.clock.forget();
         for (_, destination, records) in self.taken.drain(..) {
             destination.do_send(TopicRecords(records));
         }
