@@ -22,6 +22,11 @@ pub(crate) enum Decision {
 /// and `min_interval` has passed since the last one finished. A waiter is answered by
 /// the first refresh that *starts after it asked*: one already in flight may have been
 /// sent before the change the waiter wants to see (a new leader, a new topic).
+///
+/// A topic asked for the first time is not held back by `min_interval` (as the Java
+/// client's `requestUpdateForNewTopics`): the interval protects the brokers from a
+/// storm of refreshes for what is already known, and a producer's first records of
+/// a topic waited it out right after the bootstrap refresh (100 ms at start-up).
 #[derive(Debug)]
 pub(crate) struct RefreshState<W> {
     min_interval: Duration,
@@ -30,6 +35,9 @@ pub(crate) struct RefreshState<W> {
     in_flight: bool,
     timer_armed: bool,
     pending: bool,
+    /// A topic was added since the last refresh started: start without waiting out
+    /// `min_interval`.
+    new_topics: bool,
     next: Vec<W>,
     current: Vec<W>,
 }
@@ -43,6 +51,7 @@ impl<W> RefreshState<W> {
             in_flight: false,
             timer_armed: false,
             pending: false,
+            new_topics: false,
             next: Vec::new(),
             current: Vec::new(),
         }
@@ -50,7 +59,9 @@ impl<W> RefreshState<W> {
 
     /// Adds topics to the set every refresh asks for; true when one was new.
     pub(crate) fn add_topics<'a>(&mut self, topics: impl IntoIterator<Item = &'a String>) -> bool {
-        topics.into_iter().fold(false, |added, topic| self.topics.insert(topic.clone()) | added)
+        let added = topics.into_iter().fold(false, |added, topic| self.topics.insert(topic.clone()) | added);
+        self.new_topics |= added;
+        added
     }
 
     /// The union of every topic asked for so far.
@@ -119,10 +130,11 @@ impl<W> RefreshState<W> {
     }
 
     fn decide(&mut self, now: Instant) -> Decision {
-        if !self.pending || self.in_flight || self.timer_armed {
+        if !self.pending || self.in_flight || (self.timer_armed && !self.new_topics) {
             return Decision::Nothing;
         }
-        match self.last_finished.map(|last| last + self.min_interval) {
+        let allowed_at = self.last_finished.map(|last| last + self.min_interval).filter(|_| !self.new_topics);
+        match allowed_at {
             Some(at) if at > now => {
                 self.timer_armed = true;
                 Decision::StartAt(at)
@@ -130,6 +142,7 @@ impl<W> RefreshState<W> {
             _ => {
                 self.in_flight = true;
                 self.pending = false;
+                self.new_topics = false;
                 self.current = std::mem::take(&mut self.next);
                 Decision::Start
             }
@@ -142,6 +155,29 @@ mod tests {
     use super::*;
 
     const MIN: Duration = Duration::from_millis(100);
+
+    #[test]
+    fn a_new_topic_is_not_held_back_by_the_min_interval() {
+        let t0 = Instant::now();
+        let mut state = RefreshState::<u32>::new(MIN);
+        assert_eq!(state.request(Some(0), t0), Decision::Start, "bootstrap");
+        let done = t0 + Duration::from_millis(2);
+        assert_eq!(state.finish(done, false), (vec![0], Decision::Nothing));
+        assert!(state.add_topics(&["t".to_owned()]));
+        assert_eq!(state.request(Some(1), done), Decision::Start, "a new topic starts at once");
+        assert!(state.request(Some(2), done) == Decision::Nothing, "one in flight");
+        let (_, decision) = state.finish(done + Duration::from_millis(1), false);
+        assert_eq!(decision, Decision::StartAt(done + Duration::from_millis(1) + MIN), "known topics wait");
+        // A new topic while the timer is armed starts at once all the same.
+        assert!(state.add_topics(&["u".to_owned()]));
+        assert_eq!(state.request(Some(3), done + Duration::from_millis(2)), Decision::Start);
+        // Asking again for a topic already known is rate-limited.
+        let finished = done + Duration::from_millis(3);
+        state.finish(finished, false);
+        assert!(!state.add_topics(&["t".to_owned()]));
+        assert_eq!(state.timer_fired(finished), Decision::Nothing, "nothing pending");
+        assert_eq!(state.request(Some(4), finished), Decision::StartAt(finished + MIN));
+    }
 
     #[test]
     fn concurrent_requests_coalesce_into_the_next_refresh() {
