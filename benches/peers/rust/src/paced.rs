@@ -85,14 +85,7 @@ impl Latencies {
             let micros = self.0[rank.clamp(1, self.0.len()) - 1];
             format!("{:.3}", f64::from(micros) / 1000.0)
         };
-        format!(
-            "p50_ms={} p95_ms={} p99_ms={} p999_ms={} max_ms={}",
-            at(0.50),
-            at(0.95),
-            at(0.99),
-            at(0.999),
-            at(1.0)
-        )
+        format!("p50_ms={} p95_ms={} p99_ms={} p999_ms={} max_ms={}", at(0.50), at(0.95), at(0.99), at(0.999), at(1.0))
     }
 }
 
@@ -198,7 +191,6 @@ pub async fn rdkafka_future(options: &Options, rate: u64) -> Result<(usize, Late
     while let Some(done) = outstanding.next().await {
         settle(done);
     }
-    drop(settle);
     Ok((ok, latencies))
 }
 
@@ -268,6 +260,5 @@ pub async fn rskafka(options: &Options, rate: u64) -> Result<(usize, Latencies),
     while let Some(done) = outstanding.next().await {
         settle(done);
     }
-    drop(settle);
     Ok((ok, latencies))
 }
