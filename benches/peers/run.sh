@@ -32,9 +32,27 @@
 # included); "stored" is "read": the client counted RECORDS (kcat: it reached every
 # partition's end, -e, which its exit status says).
 #
+# Then latency (MODES="produce consume latency" by default): LATENCY_RECORDS (default
+# 100,000) 100-byte records sent at RATE (default 10,000) records/s, acks=all, idempotent
+# where supported, no compression, linger 5 ms where the client lingers (ours: its
+# default), into a fresh 6-partition topic `lat-<client>` each, by each of LAT_CLIENTS:
+#
+#   ours: send / fire           `actix-kafka perf produce --api send|fire --throughput RATE`
+#   ours: send, linger 0        the same with --linger-ms 0 (rskafka has no linger at all)
+#   rdkafka Future / Base       peer-bench --rate RATE: DeliveryFuture / delivery callback
+#   rskafka                     peer-bench --rate RATE: one `produce` call per record
+#   sarama                      sarama-bench -rate RATE: Metadata time to Successes()
+#
+# A record's latency runs from just before the client is handed it to its acknowledgement
+# (each tool's own clock: ours an HDR histogram, the peers every latency sorted); p50,
+# p99, p99.9 and max over the acknowledged records; ratio = the client's p99 over ours:
+# send's in the same cluster; "stored" as for the producers. kcat is left out: it cannot
+# report per-record latency (its delivery reports carry no send time).
+#
 #   benches/peers/run.sh [RECORDS]            # default 1000000
 #   CLIENTS="batch kcat" CODECS=none CLUSTERS=mock benches/peers/run.sh 200000
 #   MODES=consume CONSUMERS="perf-consume kcat" CODECS=none benches/peers/run.sh
+#   MODES=latency RATE=10000 LATENCY_RECORDS=20000 LAT_CLIENTS="send rdkafka-future" benches/peers/run.sh
 #
 # Needs the peers (.ci/install-peers) and, for sarama, Debian's golang-go and
 # golang-github-shopify-sarama-dev (installed with apt-get when missing). Builds into
@@ -50,15 +68,19 @@ TARGET=$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-targe
 CLIENTS=${CLIENTS:-"batch send fire cli kcat rdkafka-base rdkafka-future rskafka sarama"}
 CODECS=${CODECS:-"none lz4"}
 CLUSTERS=${CLUSTERS:-"mock embedded"}
-MODES=${MODES:-"produce consume"}
+MODES=${MODES:-"produce consume latency"}
 CONSUMERS=${CONSUMERS:-"perf-consume consume-cli kcat rdkafka-base-consumer rdkafka-stream-consumer rskafka-consumer"}
+LAT_CLIENTS=${LAT_CLIENTS:-"send fire send-linger0 rdkafka-future rdkafka-base rskafka sarama"}
+RATE=${RATE:-10000}
+LATENCY_RECORDS=${LATENCY_RECORDS:-100000}
 [[ " $MODES " == *" produce "* ]] || CLIENTS=""
 [[ " $MODES " == *" consume "* ]] || CONSUMERS=""
+[[ " $MODES " == *" latency "* ]] || LAT_CLIENTS=""
 PEER_BENCH= SARAMA_BENCH=
 # sarama 1.22's idempotent batches are refused by the embedded broker (INVALID_RECORD):
 # SARAMA_IDEMPOTENT=false measures it there without.
 SARAMA_IDEMPOTENT=${SARAMA_IDEMPOTENT:-true}
-wants() { [[ " $CLIENTS " == *" $1 "* ]]; }
+wants() { [[ " $CLIENTS $LAT_CLIENTS " == *" $1 "* ]]; }
 log() { echo "run.sh: $*" >&2; }
 
 eval "$(.ci/install-peers 2>/dev/null)"
@@ -112,9 +134,10 @@ trap cleanup EXIT
 TOPICS=()
 for codec in $CODECS; do for client in $CLIENTS; do TOPICS+=("bench-$client-$codec"); done; done
 [ -z "$CONSUMERS" ] || for codec in $CODECS; do TOPICS+=("bench-consume-$codec"); done
+for client in $LAT_CLIENTS; do TOPICS+=("lat-$client"); done
 
 # RECORDS lines of exactly 100 bytes, for kcat and our CLI (the newline is the delimiter).
-python3 - "$RECORDS" >"$WORK/records" <<'PY'
+[[ " $CLIENTS " == *" kcat "* || " $CLIENTS " == *" cli "* ]] && python3 - "$RECORDS" >"$WORK/records" <<'PY'
 import sys
 n = int(sys.argv[1])
 out = sys.stdout
@@ -190,12 +213,32 @@ consume() { # CLIENT BOOTSTRAP TOPIC
   esac
 }
 
+# LATENCY_RECORDS records at RATE records/s, each timed; prints the client's
+# percentile line (ours: its --json summary).
+produce_paced() { # CLIENT BOOTSTRAP TOPIC
+  local client=$1 bootstrap=$2 topic=$3
+  case $client in
+    send | fire | send-linger0)
+      local linger=()
+      [ "$client" = send-linger0 ] && linger=(--linger-ms 0)
+      RUST_LOG=warn "$BIN" perf produce --brokers "$bootstrap" --topic "$topic" --records "$LATENCY_RECORDS" \
+        --record-size 100 --acks all --api "${client%-linger0}" --throughput "$RATE" "${linger[@]}" --json ;;
+    rdkafka-base | rdkafka-future | rskafka)
+      LD_LIBRARY_PATH=$PEERS_LIBDIR:$(dirname "$(readlink -f "$PEERS_LIBDIR/librdkafka.so.1")") "$PEER_BENCH" "$client" \
+        --brokers "$bootstrap" --topic "$topic" --records "$LATENCY_RECORDS" --size 100 --rate "$RATE" ;;
+    sarama) "$SARAMA_BENCH" -brokers "$bootstrap" -topic "$topic" -records "$LATENCY_RECORDS" -size 100 -rate "$RATE" \
+      -idempotent="$SARAMA_IDEMPOTENT" ;;
+    *) echo "unknown latency client $client" >&2; return 2 ;;
+  esac
+}
+
 export -f produce consume
 export BIN WORK RECORDS PEERS_LIBDIR PEER_BENCH SARAMA_BENCH SARAMA_IDEMPOTENT
 
 label() {
   case $1 in
     batch | send | fire) echo "ours: $1" ;;
+    send-linger0) echo "ours: send, linger 0" ;;
     cli) echo "ours: produce CLI (stdin)" ;;
     rdkafka-base) echo "rust-rdkafka BaseProducer" ;;
     rdkafka-future) echo "rust-rdkafka FutureProducer" ;;
@@ -246,6 +289,37 @@ bench() { # CLUSTER BOOTSTRAP
   done
 }
 
+# The value of KEY in a client's output, `KEY=V` (the peers) or `"KEY":V` (ours, JSON),
+# to 3 decimals; - when absent.
+pick() { # KEY FILE
+  grep -oE "\"?$1\"?[=:][0-9.]+" "$2" | tail -1 | sed -E 's/.*[=:]//' | awk '{ printf "%.3f\n", $1 }' | grep . || echo "-"
+}
+
+bench_latency() { # CLUSTER BOOTSTRAP
+  local cluster=$1 bootstrap=$2 client out p50 p99 p999 max count ok ratio base="-" rows=()
+  for client in $LAT_CLIENTS; do
+    log "$cluster $client (latency, $LATENCY_RECORDS at $RATE/s)"
+    out="$WORK/latency-$cluster-$client.log"
+    if produce_paced "$client" "$bootstrap" "lat-$client" >"$out" 2>&1; then
+      p50=$(pick p50_ms "$out") p99=$(pick p99_ms "$out") p999=$(pick p999_ms "$out") max=$(pick max_ms "$out")
+    else
+      log "$client ($cluster, latency) failed:"; tail -5 "$out" >&2
+      p50=failed p99=- p999=- max=-
+    fi
+    count=$(stored "$bootstrap" "lat-$client")
+    [ "$client" = send ] && base=$p99
+    rows+=("$client|$p50|$p99|$p999|$max|$count")
+  done
+  for entry in "${rows[@]}"; do
+    IFS='|' read -r client p50 p99 p999 max count <<<"$entry"
+    ok=yes
+    [ "$count" -eq "$LATENCY_RECORDS" ] || ok="NO: $count"
+    ratio=$(awk -v a="$p99" -v b="$base" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }')
+    printf "| %-9s | %-28s | %8s | %8s | %8s | %8s | %6s | %s |\n" "$cluster" "$(label "$client")" "$p50" "$p99" "$p999" \
+      "$max" "$ratio" "$ok"
+  done
+}
+
 HELD=()
 bench_consume() { # CLUSTER BOOTSTRAP
   local cluster=$1 bootstrap=$2 codec client result rate cpu base rows available
@@ -287,7 +361,8 @@ for cluster in $CLUSTERS; do
   BOOTS+=("$cluster=$BOOTSTRAP")
 done
 
-echo "$RECORDS x 100-byte records, 6 partitions on 3 brokers; $(nproc) cores; $(date -u +%Y-%m-%d)"
+echo "$RECORDS x 100-byte records (latency: $LATENCY_RECORDS at $RATE/s), 6 partitions on 3 brokers;" \
+  "$(nproc) cores; $(date -u +%Y-%m-%d)"
 [ -z "$CLIENTS" ] || echo "Producers: acks=all; ratio = records/s over ours: batch in the same cluster and codec"
 if [ -n "$CLIENTS" ]; then
   echo
@@ -305,4 +380,15 @@ if [ -n "$CONSUMERS" ]; then
   for entry in "${BOOTS[@]}"; do bench_consume "${entry%%=*}" "${entry#*=}"; done
   echo
   echo "Records read (what each cluster still held of the $RECORDS written): ${HELD[*]}"
+fi
+if [ -n "$LAT_CLIENTS" ]; then
+  echo
+  echo "Latency: $LATENCY_RECORDS x 100-byte records at $RATE records/s, acks=all, no compression," \
+    "linger 5 ms where the client lingers; ms from hand-over to acknowledgement; ratio = p99 over ours: send's"
+  echo
+  printf "| %-9s | %-28s | %8s | %8s | %8s | %8s | %6s | %s |\n" cluster client "p50 ms" "p99 ms" "p99.9 ms" "max ms" \
+    "ratio p99 (peer / ours: send)" stored
+  printf "|%s|%s|%s|%s|%s|%s|%s|%s|\n" ----------- ------------------------------ ---------- ---------- ---------- \
+    ---------- -------- --------
+  for entry in "${BOOTS[@]}"; do bench_latency "${entry%%=*}" "${entry#*=}"; done
 fi

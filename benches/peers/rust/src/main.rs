@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! peer-bench rdkafka-base|rdkafka-future|rskafka --brokers B --topic T --records N \
-//!     [--size 100] [--compression none|lz4] [--partitions 6]
+//!     [--size 100] [--compression none|lz4] [--partitions 6] [--rate R]
 //! peer-bench rdkafka-base-consumer|rdkafka-stream-consumer|rskafka-consumer \
 //!     --brokers B --topic T --records N [--partitions 6]
 //! ```
@@ -16,11 +16,16 @@
 //! - `rskafka`: one `PartitionClient` per partition, `produce` calls of 1,000 records,
 //!   up to 4 outstanding per partition (rskafka has no idempotence and always asks acks=all).
 //!
+//! With `--rate R` the producers send R records per second instead and time every
+//! record (`paced.rs`: rskafka then makes one `produce` call per record).
+//!
 //! librdkafka gets acks=all, idempotence on, linger.ms=5, batch.num.messages=10000.
-//! Prints `records=N ok=N seconds=S` (first send to last acknowledgement) and exits 1 when
-//! a record failed.
+//! Prints `records=N ok=N seconds=S` (first send to last acknowledgement), with `--rate`
+//! then `p50_ms=.. p95_ms=.. p99_ms=.. p999_ms=.. max_ms=..` over the acknowledged
+//! records, and exits 1 when a record failed.
 
 mod consume;
+mod paced;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -48,6 +53,8 @@ struct Options {
     size: usize,
     compression: String,
     partitions: i32,
+    /// Records per second (`--rate`): paced and timed, see `paced.rs`.
+    rate: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -60,21 +67,29 @@ fn main() -> ExitCode {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let started = Instant::now();
+    let mut latencies = None;
+    let mut timed = |outcome: Result<(usize, paced::Latencies), String>| {
+        outcome.map(|(ok, measured)| {
+            latencies = Some(measured);
+            ok
+        })
+    };
     let outcome = runtime.block_on(async {
-        match options.client.as_str() {
-            "rdkafka-base" => rdkafka_base(&options),
-            "rdkafka-future" => rdkafka_future(&options).await,
-            "rskafka" => rskafka(&options).await,
-            "rdkafka-base-consumer" => consume::rdkafka_base(&options),
-            "rdkafka-stream-consumer" => consume::rdkafka_stream(&options).await,
-            "rskafka-consumer" => consume::rskafka(&options).await,
-            other => Err(format!("unknown client {other}")),
+        match (options.client.as_str(), options.rate) {
+            ("rdkafka-base", Some(rate)) => timed(paced::rdkafka_base(&options, rate)),
+            ("rdkafka-future", Some(rate)) => timed(paced::rdkafka_future(&options, rate).await),
+            ("rskafka", Some(rate)) => timed(paced::rskafka(&options, rate).await),
+            (_, Some(_)) => Err(format!("--rate is for the producers, not {}", options.client)),
+            (client, None) => unpaced(client, &options).await,
         }
     });
     let seconds = started.elapsed().as_secs_f64();
     match outcome {
         Ok(ok) => {
             println!("records={} ok={ok} seconds={seconds:.3}", options.records);
+            if let Some(latencies) = latencies {
+                println!("{}", latencies.line());
+            }
             if ok == options.records {
                 ExitCode::SUCCESS
             } else {
@@ -85,6 +100,19 @@ fn main() -> ExitCode {
             eprintln!("peer-bench {}: {e}", options.client);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The throughput runs (no `--rate`).
+async fn unpaced(client: &str, options: &Options) -> Result<usize, String> {
+    match client {
+        "rdkafka-base" => rdkafka_base(options),
+        "rdkafka-future" => rdkafka_future(options).await,
+        "rskafka" => rskafka(options).await,
+        "rdkafka-base-consumer" => consume::rdkafka_base(options),
+        "rdkafka-stream-consumer" => consume::rdkafka_stream(options).await,
+        "rskafka-consumer" => consume::rskafka(options).await,
+        other => Err(format!("unknown client {other}")),
     }
 }
 
@@ -250,6 +278,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         size: 100,
         compression: "none".into(),
         partitions: 6,
+        rate: None,
     };
     while let Some(arg) = args.next() {
         let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
@@ -261,6 +290,10 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             "--size" => options.size = number(&value)?,
             "--compression" => options.compression = value,
             "--partitions" => options.partitions = i32::try_from(number(&value)?).map_err(|e| e.to_string())?,
+            "--rate" => match number(&value)? {
+                0 => return Err("--rate must be at least 1".into()),
+                rate => options.rate = Some(rate as u64),
+            },
             other => return Err(format!("unknown argument {other}")),
         }
     }
