@@ -16,7 +16,7 @@
 # status says every record was acknowledged, and the partitions' end offsets (kcat -Q,
 # ListOffsets) must add up to RECORDS.
 #
-#   benches/scale.sh                 # about 4 minutes on 2 cores
+#   benches/scale.sh                 # about 1½ minutes on 2 cores
 #   SCALE=0.2 benches/scale.sh       # a fifth of the records, a quick look
 #   STOP_SECONDS=5 PARTS=full benches/scale.sh   # only part 3 (PARTS="throughput full")
 #
@@ -111,35 +111,34 @@ row() { # PARTITIONS SIZE RECORDS [PERF ARGS...]
       cpu, p99, rss / 1048576, b, ok }')")
 }
 
-# Records: a few seconds each on 2 cores. 100 KiB records go 100 per ProduceBatch (the
-# default 10,000 would be a 1-GB call).
+# Records: a few seconds each on 2 cores, at most ~2 GB in the broker. 100 KiB records go
+# 100 per ProduceBatch (the default 10,000 would be a 1-GB call).
 if [[ " $PARTS " == *" throughput "* ]]; then
-  for partitions in 1 10 100 1000; do row "$partitions" 100 3000000; done
-  row 6 10 3000000
-  row 6 100 3000000
-  row 6 1024 600000
-  row 6 102400 8000 --batch-records 100
+  for partitions in 1 10 100 1000; do row "$partitions" 100 6000000; done
+  row 6 10 6000000
+  row 6 100 6000000
+  row 6 1024 1500000
+  row 6 102400 20000 --batch-records 100
 fi
 
 # --- 3: peak RSS with the buffer full --------------------------------------------------------
 # 1-KiB records, 10,000 per ProduceBatch, up to IN_FLIGHT batches outstanding: the perf
-# driver holds up to WINDOW_MIB of values it made and that are not answered yet, more
-# than either budget. With the broker frozen the driver reaches that window within a
-# second; the producer admits what fits the budget and the rest waits in its mailbox.
-# So: RSS ≈ baseline + window (the caller's records, whether admitted or waiting) + what
-# the producer adds per admitted record, which the budget bounds: the RSS must stay flat
-# while the broker is stopped and be the same for a stop twice as long.
-IN_FLIGHT=16
-WINDOW_MIB=$((IN_FLIGHT * 10000 * 1024 / 1048576))
+# driver holds a window of IN_FLIGHT × ~9.8 MiB of records it made and that are not
+# answered yet (admitted by the producer, or waiting in its mailbox for budget). With
+# the broker frozen the driver fills that window within a second; the producer admits
+# what fits the budget and the rest waits. RSS ≈ baseline + the window + what the
+# producer adds per admitted record (bounded by the budget): it must stay flat while the
+# broker is stopped, and be the same for a stop twice as long.
 FULL=()
-full() { # BUDGET_MIB STOP_SECONDS
-  local budget=$1 stop=$2 n pid status json ok during peak
+full() { # BUDGET_MIB IN_FLIGHT STOP_SECONDS
+  local budget=$1 in_flight=$2 stop=$3 n pid status json ok during peak window
   n=$(records 1500000)
-  log "buffer full: budget $budget MiB, broker stopped for $stop s, $n 1-KiB records"
+  window=$((in_flight * 10000 * 1024 / 1048576))
+  log "buffer full: budget $budget MiB, window $window MiB, broker stopped for $stop s, $n 1-KiB records"
   start_broker full 6
   # Not through perf(): $! must be the producer's own pid, for its VmRSS.
   RUST_LOG=warn "$BIN" perf produce --brokers "$BOOTSTRAP" --topic full --records "$n" --record-size 1024 \
-    --api batch --json --buffer-bytes $((budget * 1048576)) --batches-in-flight "$IN_FLIGHT" >"$WORK/full.json" &
+    --api batch --json --buffer-bytes $((budget * 1048576)) --batches-in-flight "$in_flight" >"$WORK/full.json" &
   pid=$!
   sleep 1 # the producer is up and sending
   during=-
@@ -155,17 +154,19 @@ full() { # BUDGET_MIB STOP_SECONDS
   ok=$(check "$json" "$status" full 6 "$n")
   stop_broker
   peak=$(field "$json" peak_rss_bytes)
-  FULL+=("$(awk -v b="$budget" -v s="$stop" -v n="$n" -v d="$during" -v rss="$peak" -v w="$WINDOW_MIB" \
+  FULL+=("$(awk -v b="$budget" -v w="$window" -v s="$stop" -v n="$n" -v d="$during" -v rss="$peak" \
     -v r="$(field "$json" records_per_sec)" -v ok="$ok" \
-    'BEGIN { printf "| %10d | %6d | %8d | %14s | %12.0f | %19.0f | %9.0f | %s |", b, s, n, d, rss / 1048576,
-      rss / 1048576 - w, r, ok }')")
+    'BEGIN { printf "| %10d | %10d | %6d | %8d | %14s | %12.0f | %19.0f | %9.0f | %s |", b, w, s, n, d,
+      rss / 1048576, rss / 1048576 - w, r, ok }')")
 }
 if [[ " $PARTS " == *" full "* ]]; then
-  full 32 0
-  full 32 "$STOP_SECONDS"
-  full 32 $((STOP_SECONDS * 2))
-  full 128 "$STOP_SECONDS"
-  full 128 $((STOP_SECONDS * 2))
+  full 32 16 0
+  full 32 16 "$STOP_SECONDS"
+  full 32 16 $((STOP_SECONDS * 2))
+  full 128 16 "$STOP_SECONDS"
+  full 128 16 $((STOP_SECONDS * 2))
+  full 128 4 "$STOP_SECONDS" # a window under the budget: the budget never fills
+  full 32 32 "$STOP_SECONDS" # twice the window: the waiting records are the caller's
 fi
 
 # --- the tables -------------------------------------------------------------------------
@@ -181,11 +182,11 @@ if [ ${#ROWS[@]} -gt 0 ]; then
 fi
 if [ ${#FULL[@]} -gt 0 ]; then
   echo
-  echo "Peak RSS with the buffer full: 1-KiB records, 6 partitions, --batches-in-flight $IN_FLIGHT (a window"
-  echo "of $WINDOW_MIB MiB of the driver's records), the broker SIGSTOPped one second into the run;"
-  echo "RSS during: the producer's VmRSS at the end of the stop (- if it had already finished)"
+  echo "Peak RSS with the buffer full: 1-KiB records, 6 partitions, 10,000 per ProduceBatch; window: the"
+  echo "driver's records outstanding (--batches-in-flight × 10,000 KiB); the broker SIGSTOPped one second into"
+  echo "the run; RSS during: the producer's VmRSS at the end of the stop (- if it had already finished)"
   echo
-  echo "| budget MiB | stop s |  records | RSS during MiB | peak RSS MiB | peak − window MiB | records/s | stored |"
-  echo "|-----------:|-------:|---------:|---------------:|-------------:|------------------:|----------:|--------|"
+  echo "| budget MiB | window MiB | stop s |  records | RSS during MiB | peak RSS MiB | peak − window MiB | records/s | stored |"
+  echo "|-----------:|-----------:|-------:|---------:|---------------:|-------------:|------------------:|----------:|--------|"
   printf '%s\n' "${FULL[@]}"
 fi
