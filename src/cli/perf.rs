@@ -14,8 +14,11 @@
 //!
 //! Latency is per record, from the moment the record is handed to the producer to the
 //! moment its reply (or delivery report) is seen. CPU time comes from `/proc` (Linux):
-//! the process's, less the embedded broker's threads. Exit code 0 when every record was
-//! acknowledged, 1 otherwise, 2 for bad arguments.
+//! the process's, less the embedded broker's threads. Peak RSS is the process's
+//! `VmHWM` from `/proc/self/status` at the end of the run: with an embedded cluster in
+//! the process it includes the broker's stored log (it keeps every record in memory),
+//! so `benches/scale.sh` measures the client against a separate `actix-kafka broker`.
+//! Exit code 0 when every record was acknowledged, 1 otherwise, 2 for bad arguments.
 //!
 //! `perf consume` reads N records through the [`Consumer`](crate::consumer::Consumer)
 //! with the same [`Target`], [`EmbeddedBroker`] and [`report`] pieces; see

@@ -100,8 +100,8 @@
 
 mod accumulator;
 mod broker;
-mod clock;
 pub mod budget;
+mod clock;
 mod config;
 mod error;
 mod messages;

@@ -1,6 +1,6 @@
 //! What `actix-kafka perf` measures and how it says it: the per-record latency
-//! histogram, the progress display, CPU time from `/proc`, and the final summary as
-//! text or as one JSON line.
+//! histogram, the progress display, CPU time and peak memory from `/proc`, and the
+//! final summary as text or as one JSON line.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -119,6 +119,10 @@ pub(crate) struct Summary {
     pub(crate) cpu_seconds: Option<f64>,
     /// The embedded broker's CPU time, when it ran in this process.
     pub(crate) broker_cpu_seconds: Option<f64>,
+    /// The process's peak resident set size (`VmHWM`) when the run ended, start-up
+    /// included. With an embedded cluster in the process it counts the broker's stored
+    /// log as well: measure the client's memory against a broker in another process.
+    pub(crate) peak_rss_bytes: Option<u64>,
 }
 
 impl Summary {
@@ -133,6 +137,8 @@ impl Summary {
             latency: Latency::of(&recorder.latency),
             cpu_seconds: None,
             broker_cpu_seconds: None,
+            // Read here, at the end of the run, so that every subcommand reports it.
+            peak_rss_bytes: peak_rss_bytes(),
         }
     }
 
@@ -181,6 +187,9 @@ impl Summary {
         if let Some(broker) = self.broker_cpu_seconds {
             out.push_str(&format!(" (embedded broker: {broker:.3} s more)"));
         }
+        if let Some(bytes) = self.peak_rss_bytes {
+            out.push_str(&format!("\npeak RSS: {:.1} MiB", bytes as f64 / MB));
+        }
         out
     }
 
@@ -194,7 +203,7 @@ impl Summary {
                 "{{\"what\":\"{}\",\"records\":{},\"ok\":{},\"failed\":{},\"record_size\":{},\"seconds\":{},",
                 "\"records_per_sec\":{},\"mb_per_sec\":{},\"latency_avg_ms\":{},\"p50_ms\":{},\"p95_ms\":{},",
                 "\"p99_ms\":{},\"p999_ms\":{},\"max_ms\":{},\"cpu_seconds\":{},\"cpu_us_per_record\":{},",
-                "\"broker_cpu_seconds\":{}}}"
+                "\"broker_cpu_seconds\":{},\"peak_rss_bytes\":{}}}"
             ),
             self.what.escape_default(),
             self.records,
@@ -213,6 +222,7 @@ impl Summary {
             number(self.cpu_seconds),
             number(self.cpu_us_per_record()),
             number(self.broker_cpu_seconds),
+            self.peak_rss_bytes.map_or("null".to_owned(), |bytes| bytes.to_string()),
         )
     }
 }
@@ -285,6 +295,22 @@ pub(crate) fn thread_ids() -> Vec<u32> {
     tasks.filter_map(|task| task.ok()?.file_name().to_str()?.parse().ok()).collect()
 }
 
+/// The peak resident set size of this process so far, from `/proc/self/status`;
+/// `None` where there is no such file.
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
+    status_peak_rss_bytes(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+/// The `VmHWM` ("high water mark") line of a `status` file, in bytes: the kernel
+/// keeps the peak itself, so no sampling can miss a short spike.
+fn status_peak_rss_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?;
+    let mut fields = line.split_whitespace();
+    let kib: u64 = fields.next()?.parse().ok()?;
+    // The unit is always kB (KiB) in Linux's status files; refuse anything else.
+    (fields.next()? == "kB").then(|| kib.saturating_mul(1024))
+}
+
 /// utime + stime of a `stat` line, in seconds. The clock tick of `/proc` is USER_HZ,
 /// which Linux fixes at 100 for user space.
 fn stat_cpu_seconds(stat: &str) -> Option<f64> {
@@ -312,6 +338,17 @@ mod tests {
         let main = std::process::id();
         assert!(thread_ids().contains(&main));
         assert!(thread_cpu_seconds(main).is_some());
+    }
+
+    #[test]
+    fn the_status_file_gives_the_peak_rss() {
+        let status = "Name:\tactix-kafka\nVmPeak:\t  900000 kB\nVmHWM:\t   51234 kB\nVmRSS:\t   40000 kB\n";
+        assert_eq!(status_peak_rss_bytes(status), Some(51234 * 1024));
+        assert_eq!(status_peak_rss_bytes("Name:\tx\nVmRSS:\t 1 kB\n"), None);
+        assert_eq!(status_peak_rss_bytes("VmHWM:\t12 pages\n"), None);
+        assert_eq!(status_peak_rss_bytes("VmHWM:\t\n"), None);
+        // This test process has touched some memory: at least a page, under a TiB.
+        assert!(peak_rss_bytes().is_some_and(|bytes| bytes >= 4096 && bytes < 1 << 40));
     }
 
     #[test]
@@ -344,6 +381,12 @@ mod tests {
         }
         assert!(json.contains("\"cpu_seconds\":0.25") && json.contains("\"cpu_us_per_record\":25000.0"), "{json}");
         assert!(summary.text().contains("latency: not measured"));
+        summary.peak_rss_bytes = Some(3 * 1024 * 1024);
+        assert!(summary.json().ends_with(",\"peak_rss_bytes\":3145728}"), "{}", summary.json());
+        assert!(summary.text().contains("\npeak RSS: 3.0 MiB"), "{}", summary.text());
+        summary.peak_rss_bytes = None;
+        assert!(summary.json().ends_with(",\"peak_rss_bytes\":null}"), "{}", summary.json());
+        assert!(!summary.text().contains("peak RSS"));
     }
 
     #[test]
