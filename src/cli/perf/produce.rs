@@ -3,7 +3,8 @@
 //!
 //! The values are `0000000042-xxxx…` (the record's index in ten digits, then `x`s up to
 //! the size; a shorter size keeps what fits), cut from one buffer per
-//! [`VALUES_PER_BUFFER`] records, so making them costs the run next to nothing. No key:
+//! [`VALUES_PER_BUFFER`] records (fewer for large records: a buffer holds at most
+//! [`VALUES_BUFFER_BYTES`]), so making them costs the run next to nothing. No key:
 //! the partitioner spreads the records (sticky per batch, as the Java client).
 
 use std::cell::{Cell, RefCell};
@@ -28,6 +29,9 @@ use crate::protocol::record::Compression;
 
 /// Records per value buffer (see the module docs).
 const VALUES_PER_BUFFER: u64 = 4096;
+/// The most bytes of values in one buffer, so that the values of large records do not
+/// count as the producer's memory (4,096 100-KiB values were 400 MiB).
+const VALUES_BUFFER_BYTES: u64 = 4 << 20;
 /// Digits of the record index at the start of each value.
 const INDEX_DIGITS: usize = 10;
 
@@ -419,33 +423,35 @@ fn index_of(value: &[u8]) -> Option<usize> {
     digits.iter().try_fold(0usize, |n, d| d.is_ascii_digit().then(|| n * 10 + usize::from(d - b'0')))
 }
 
-/// The values: one buffer per [`VALUES_PER_BUFFER`] records, cut into `Bytes` that
-/// share it.
+/// The values: one buffer per [`VALUES_PER_BUFFER`] records (or per
+/// [`VALUES_BUFFER_BYTES`]), cut into `Bytes` that share it.
 struct Values {
     size: usize,
+    per_buffer: u64,
     buffer: Bytes,
     first: u64,
 }
 
 impl Values {
     fn new(size: usize) -> Self {
-        Values { size, buffer: Bytes::new(), first: u64::MAX }
+        let per_buffer = (VALUES_BUFFER_BYTES / (size as u64).max(1)).clamp(1, VALUES_PER_BUFFER);
+        Values { size, per_buffer, buffer: Bytes::new(), first: u64::MAX }
     }
 
     /// The value of record `index`; indexes come in increasing order.
     fn next(&mut self, index: u64) -> Bytes {
-        if self.first == u64::MAX || index < self.first || index >= self.first + VALUES_PER_BUFFER {
+        if self.first == u64::MAX || index < self.first || index >= self.first + self.per_buffer {
             self.first = index;
-            self.buffer = Self::fill(index, self.size);
+            self.buffer = Self::fill(index, self.size, self.per_buffer);
         }
         let at = usize::try_from(index - self.first).unwrap_or(0) * self.size;
         self.buffer.slice(at..at + self.size)
     }
 
-    fn fill(first: u64, size: usize) -> Bytes {
-        let mut buffer = BytesMut::with_capacity(size * VALUES_PER_BUFFER as usize);
+    fn fill(first: u64, size: usize, count: u64) -> Bytes {
+        let mut buffer = BytesMut::with_capacity(size * count as usize);
         let mut digits = [0u8; INDEX_DIGITS];
-        for index in first..first + VALUES_PER_BUFFER {
+        for index in first..first + count {
             let mut n = index;
             for digit in digits.iter_mut().rev() {
                 *digit = b'0' + (n % 10) as u8;
@@ -553,6 +559,12 @@ mod tests {
             assert_eq!(value.len(), 100);
             assert_eq!(index_of(&value), Some(index as usize));
             assert_eq!(value[INDEX_DIGITS], b'-');
+        }
+        let mut large = Values::new(100 * 1024);
+        assert_eq!(large.per_buffer, 40, "4 MiB of 100-KiB values");
+        for index in [0, 39, 40, 41, 1000] {
+            assert_eq!(index_of(&large.next(index)), Some(index as usize));
+            assert!(large.buffer.len() <= VALUES_BUFFER_BYTES as usize);
         }
         let mut short = Values::new(4);
         assert_eq!(&short.next(42)[..], b"0000");
