@@ -88,6 +88,8 @@ fn check_consistent(json: &str, records: u64, record_size: f64) {
     let cpu = number(json, "cpu_seconds").expect("cpu_seconds on Linux");
     assert!(cpu >= 0.0, "{json}");
     assert!(number(json, "broker_cpu_seconds").is_some_and(|b| b >= 0.0), "the embedded broker's CPU: {json}");
+    let rss = number(json, "peak_rss_bytes").expect("peak_rss_bytes on Linux");
+    assert!(rss > 1e6 && rss < 64e9, "a peak RSS in bytes: {json}");
 }
 
 fn check_latency(json: &str) {
