@@ -328,12 +328,14 @@ impl Run {
                 let mut recorder = recorder.borrow_mut();
                 match answer {
                     Ok(Ok(results)) => {
+                        let mut ok = 0;
                         for result in results {
                             match result {
-                                Ok(_) => recorder.ok(latency),
+                                Ok(_) => ok += 1,
                                 Err(e) => recorder.failed(1, &e),
                             }
                         }
+                        recorder.ok_many(ok, latency);
                     }
                     Ok(Err(e)) => recorder.failed(count, &e),
                     Err(e) => recorder.failed(count, &e),

@@ -35,8 +35,21 @@ impl Recorder {
 
     /// One acknowledged record, `latency` after it was sent.
     pub(crate) fn ok(&mut self, latency: Duration) {
-        self.ok += 1;
-        self.latency.saturating_record(micros(latency).max(1));
+        self.ok_many(1, latency);
+    }
+
+    /// `count` acknowledged records that took `latency` each (the records of one
+    /// `ProduceBatch`, answered together).
+    pub(crate) fn ok_many(&mut self, count: u64, latency: Duration) {
+        if count == 0 {
+            return;
+        }
+        self.ok += count;
+        // Clamped into the histogram's range, as `saturating_record` does for one.
+        let value = micros(latency).clamp(1, self.latency.high());
+        if let Err(e) = self.latency.record_n(value, count) {
+            tracing::debug!(%e, "latency not recorded");
+        }
     }
 
     /// `count` acknowledged records whose latency is not known (a delivery report
@@ -349,6 +362,18 @@ mod tests {
         assert_eq!(status_peak_rss_bytes("VmHWM:\t\n"), None);
         // This test process has touched some memory: at least a page, under a TiB.
         assert!(peak_rss_bytes().is_some_and(|bytes| bytes >= 4096 && bytes < 1 << 40));
+    }
+
+    #[test]
+    fn records_answered_together_count_each_at_their_latency() {
+        let mut recorder = Recorder::new();
+        recorder.ok_many(999, Duration::from_millis(2));
+        recorder.ok_many(0, Duration::from_secs(1));
+        recorder.ok(Duration::from_millis(40));
+        recorder.ok_many(1, Duration::from_secs(1 << 40));
+        assert_eq!((recorder.ok, recorder.latency.len()), (1001, 1001));
+        assert_eq!(recorder.latency.value_at_quantile(0.99) / 1000, 2);
+        assert!(recorder.latency.max() >= recorder.latency.high(), "clamped, not dropped");
     }
 
     #[test]
