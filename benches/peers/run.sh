@@ -182,7 +182,7 @@ produce() { # CLIENT BOOTSTRAP TOPIC CODEC
   case $client in
     batch | send | fire)
       RUST_LOG=warn "$BIN" perf produce --brokers "$bootstrap" --topic "$topic" --records "$RECORDS" \
-        --record-size 100 --acks all --compression "$codec" --api "$client" --window 100000 --json ;;
+        --record-size 100 --acks all --compression "$codec" --api "$client" --window 10000 --json ;;
     cli) RUST_LOG=warn "$BIN" produce --brokers "$bootstrap" --topic "$topic" --acks all -z "$codec" <"$WORK/records" ;;
     kcat)
       LD_LIBRARY_PATH=$PEERS_LIBDIR kcat -P -b "$bootstrap" -t "$topic" -X acks=all -X enable.idempotence=true \
