@@ -99,9 +99,12 @@ impl TopicProducer {
             self.waiting.extend(records);
             return self.look_up(false, ctx);
         };
+        let chosen: Vec<Result<i32, ProduceError>> = records.iter().map(|record| self.choose(record, count)).collect();
+        if let Some(runs) = partition_runs(&chosen) {
+            return self.route_runs(records, runs);
+        }
         // Partitions first, then lists of the exact size: growing a list of
         // ~200-byte records one push at a time copied them over and over.
-        let chosen: Vec<Result<i32, ProduceError>> = records.iter().map(|record| self.choose(record, count)).collect();
         let mut counts: Vec<(i32, usize)> = Vec::new();
         for partition in chosen.iter().filter_map(|c| c.as_ref().ok()) {
             match counts.iter_mut().find(|(p, _)| p == partition) {
@@ -122,6 +125,21 @@ impl TopicProducer {
         }
         for (partition, records) in routed {
             self.partition_producer(partition).do_send(Records(records));
+        }
+    }
+
+    /// Sends each run of records on to its partition, cutting the list from the end
+    /// so that the first run keeps it (with the sticky partitioner a call's records
+    /// go to one or two partitions in runs, and copying a 2 MB list touched as much
+    /// fresh memory).
+    fn route_runs(&mut self, mut records: Vec<PendingRecord>, runs: Vec<(i32, usize)>) {
+        let mut lists = Vec::with_capacity(runs.len());
+        for &(partition, start) in runs.iter().rev() {
+            let list = if start == 0 { std::mem::take(&mut records) } else { records.split_off(start) };
+            lists.push((partition, list));
+        }
+        for (partition, list) in lists.into_iter().rev() {
+            self.partition_producer(partition).do_send(Records(list));
         }
     }
 
@@ -209,5 +227,39 @@ impl Handler<Shutdown> for TopicProducer {
             producer.do_send(Shutdown);
         }
         ctx.stop();
+    }
+}
+
+/// The partitions as runs `(partition, first index)` when every record has one and
+/// each partition's records are contiguous (one run per partition); `None` otherwise
+/// (a record refused, or records interleaved as the round-robin partitioner or keys
+/// spread them).
+fn partition_runs(chosen: &[Result<i32, ProduceError>]) -> Option<Vec<(i32, usize)>> {
+    let mut runs: Vec<(i32, usize)> = Vec::new();
+    for (index, choice) in chosen.iter().enumerate() {
+        let partition = *choice.as_ref().ok()?;
+        match runs.last() {
+            Some((last, _)) if *last == partition => {}
+            _ if runs.iter().any(|(p, _)| *p == partition) => return None,
+            _ => runs.push((partition, index)),
+        }
+    }
+    Some(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contiguous_partitions_are_runs_and_anything_else_is_not() {
+        let ok = |ps: &[i32]| ps.iter().map(|p| Ok(*p)).collect::<Vec<_>>();
+        assert_eq!(partition_runs(&ok(&[])), Some(vec![]));
+        assert_eq!(partition_runs(&ok(&[3, 3, 3])), Some(vec![(3, 0)]));
+        assert_eq!(partition_runs(&ok(&[3, 3, 1, 1, 1, 0])), Some(vec![(3, 0), (1, 2), (0, 5)]));
+        assert_eq!(partition_runs(&ok(&[0, 1, 0])), None, "partition 0 in two runs");
+        let mut refused = ok(&[2, 2]);
+        refused.push(Err(ProduceError::PartitionRequired));
+        assert_eq!(partition_runs(&refused), None);
     }
 }
