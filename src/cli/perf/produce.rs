@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use clap::{Args, ValueEnum};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
@@ -450,23 +450,37 @@ impl Values {
         self.buffer.slice(at..at + self.size)
     }
 
+    /// `count` values from index `first`: the buffer starts as `x`s, then each value
+    /// gets its digits (counted up in place, no division per record) and its `-`.
     fn fill(first: u64, size: usize, count: u64) -> Bytes {
-        let mut buffer = BytesMut::with_capacity(size * count as usize);
-        let mut digits = [0u8; INDEX_DIGITS];
-        for index in first..first + count {
-            let mut n = index;
-            for digit in digits.iter_mut().rev() {
-                *digit = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-            let head = &digits[..INDEX_DIGITS.min(size)];
-            buffer.put_slice(head);
-            if size > INDEX_DIGITS {
-                buffer.put_u8(b'-');
-                buffer.put_bytes(b'x', size - INDEX_DIGITS - 1);
-            }
+        let mut buffer = vec![b'x'; size * count as usize];
+        let mut digits = [b'0'; INDEX_DIGITS];
+        let mut n = first;
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
         }
-        buffer.freeze()
+        let head = INDEX_DIGITS.min(size);
+        for value in buffer.chunks_exact_mut(size.max(1)).take(count as usize) {
+            value[..head].copy_from_slice(&digits[..head]);
+            if size > INDEX_DIGITS {
+                value[INDEX_DIGITS] = b'-';
+            }
+            increment(&mut digits);
+        }
+        Bytes::from(buffer)
+    }
+}
+
+/// Adds one to a number written in ASCII digits (wrapping at all nines).
+fn increment(digits: &mut [u8]) {
+    for digit in digits.iter_mut().rev() {
+        if *digit == b'9' {
+            *digit = b'0';
+        } else {
+            *digit += 1;
+            return;
+        }
     }
 }
 
@@ -568,6 +582,12 @@ mod tests {
             assert_eq!(index_of(&large.next(index)), Some(index as usize));
             assert!(large.buffer.len() <= VALUES_BUFFER_BYTES as usize);
         }
+        let mut digits = *b"0099";
+        increment(&mut digits);
+        assert_eq!(&digits, b"0100");
+        let mut nines = *b"99";
+        increment(&mut nines);
+        assert_eq!(&nines, b"00");
         let mut short = Values::new(4);
         assert_eq!(&short.next(42)[..], b"0000");
         assert_eq!(index_of(b"0000"), None);
