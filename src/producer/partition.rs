@@ -26,6 +26,13 @@ use crate::protocol::record::HEADER_LEN;
 #[rtype(result = "()")]
 pub(crate) struct Records(pub(crate) Vec<PendingRecord>);
 
+/// The granularity of tokio's timers, which round a delay up to the next millisecond
+/// tick. The linger timer is armed a tick early and a batch due within the tick
+/// leaves then: `linger` is the most a batch waits, as the Java client's `linger.ms`
+/// is an upper bound, rather than up to a tick more (a batch at 5 ms left after 6.5
+/// ms on average).
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
 /// Sends the open batch now instead of lingering.
 #[derive(Message, Clone, Copy)]
 #[rtype(result = "()")]
@@ -92,10 +99,10 @@ impl PartitionProducer {
                 ctx.cancel_future(handle);
             }
             if let Some(at) = wanted {
-                let delay = at.saturating_duration_since(Instant::now());
+                let delay = at.saturating_duration_since(Instant::now()).saturating_sub(TIMER_TICK);
                 let handle = ctx.run_later(delay, |act, ctx| {
                     act.linger_timer = None;
-                    act.accumulator.on_linger(Instant::now());
+                    act.accumulator.on_linger(Instant::now() + TIMER_TICK);
                     act.after_accumulate(ctx);
                     act.pump(ctx);
                 });
