@@ -46,6 +46,10 @@ async fn a_subscription_without_group_reads_every_record_once_in_order() {
         Err(ConsumeError::Closed)
     ));
     consumer.send(Close).await.unwrap().expect("close is idempotent");
+    // Closing stops the broker consumers for good: no restart is counted (each close
+    // used to restart them once, with a warning).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(consumer.send(GetConsumerStats).await.unwrap().broker_restarts, 0);
     cluster.shutdown().await.unwrap();
 }
 

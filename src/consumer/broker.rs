@@ -124,6 +124,8 @@ pub(crate) struct BrokerConsumer {
     high_watermarks: HashMap<TopicPartition, i64>,
     requests: u64,
     options: DecodeOptions,
+    /// Shut down (the consumer closed): wants are ignored from now on.
+    closed: bool,
 }
 
 impl BrokerConsumer {
@@ -141,6 +143,7 @@ impl BrokerConsumer {
             pending_replies: 0,
             high_watermarks: HashMap::new(),
             requests: 0,
+            closed: false,
         }
     }
 
@@ -359,6 +362,9 @@ impl Handler<Want> for BrokerConsumer {
     type Result = ();
 
     fn handle(&mut self, want: Want, ctx: &mut Context<Self>) {
+        if self.closed {
+            return;
+        }
         if want.topic_id != Uuid::ZERO {
             self.topic_ids.insert(want.tp.topic.clone(), want.topic_id);
         }
@@ -387,8 +393,15 @@ impl Handler<RestartBroker> for BrokerConsumer {
 impl Handler<Shutdown> for BrokerConsumer {
     type Result = ();
 
-    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+    /// Goes idle for good rather than stopping: under its `Supervisor`, a stop while
+    /// partitions still hold its address is a restart (counted in
+    /// `ConsumerStats::broker_restarts`, with a warning, on every close). An idle
+    /// actor stops once nothing holds its address.
+    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) {
+        self.closed = true;
         self.wants.clear();
-        ctx.stop();
+        self.high_watermarks.clear();
+        self.connection = None;
+        self.session.reset();
     }
 }
