@@ -8,6 +8,7 @@ mod broker_support;
 mod consumer_support;
 mod support;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix::{Actor, Addr};
@@ -304,5 +305,31 @@ async fn closing_a_group_member_tells_the_subscriber_revoked() {
     });
     let expected = vec![TopicPartition::new("t", 0), TopicPartition::new("t", 1)];
     assert_eq!(revoked, Some(expected), "Revoked was handled before Close returned");
+    cluster.shutdown().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_partition_with_a_backlog_beside_an_idle_one_is_not_held_by_long_polls() {
+    // Regression: a partition whose buffer filled left the next fetch to its idle
+    // neighbour, which long-polled the whole `fetch_max_wait`; the partition's next
+    // want could not join that fetch, so it got one buffer's worth per long poll
+    // (here two long polls of 3 s: 6 s; now well under one).
+    let n = 3_000;
+    let cluster = start_cluster(1, &[("skew", 2)]).await;
+    produce_sized(&cluster.bootstrap(), "skew", 1, n, 100).await;
+    let consumer = builder(&cluster)
+        .fetch_max_wait(Duration::from_secs(3))
+        .max_partition_fetch_bytes(8 * 1024)
+        .build()
+        .unwrap()
+        .start();
+    let mut collecting = Collecting::plain();
+    let started = std::time::Instant::now();
+    subscribe(&consumer, "skew", &collecting).await;
+    let records = collecting.wait_for(n).await;
+    let elapsed = started.elapsed();
+    assert_exactly_once(&records, &BTreeMap::from([(0, 0..n)]));
+    assert!(elapsed < Duration::from_secs(3), "{n} records of one partition took {elapsed:?}: a long poll held them");
+    consumer.send(Close).await.unwrap().unwrap();
     cluster.shutdown().await.unwrap();
 }

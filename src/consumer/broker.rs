@@ -23,8 +23,9 @@
 //! the leadership moved) and registers again: nothing is lost and nothing delivered
 //! twice. A connect that fails hands the wants back the same way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use actix::WeakAddr;
@@ -83,11 +84,21 @@ pub(crate) struct Shutdown;
 
 /// What a fetch brought one partition; the reply is the partition's next want.
 #[derive(Message)]
-#[rtype(result = "Option<NextWant>")]
+#[rtype(result = "FetchedReply")]
 pub(crate) struct Fetched {
     /// The fetch sequence of the want this answers.
     pub(crate) seq: u64,
     pub(crate) result: FetchResult,
+}
+
+/// A partition's reply to [`Fetched`].
+#[derive(Debug)]
+pub(crate) struct FetchedReply {
+    /// What it wants next, if it wants data now.
+    pub(crate) next: Option<NextWant>,
+    /// No want only for want of room (its buffer or the consumer's budget is full):
+    /// one comes as soon as its records are taken.
+    pub(crate) held_back: bool,
 }
 
 /// See [`Fetched`].
@@ -109,6 +120,10 @@ struct WantEntry {
     reply_to: WeakAddr<PartitionConsumer>,
 }
 
+/// The longest long poll while a partition of this broker is held back for want of
+/// room (see [`BrokerConsumer::settings`]).
+const HELD_BACK_MAX_WAIT: Duration = Duration::from_millis(50);
+
 /// See the [module docs](self).
 pub(crate) struct BrokerConsumer {
     node: i32,
@@ -126,6 +141,8 @@ pub(crate) struct BrokerConsumer {
     options: DecodeOptions,
     /// Shut down (the consumer closed): wants are ignored from now on.
     closed: bool,
+    /// Partitions that answered their last data without a want for want of room.
+    held_back: HashSet<TopicPartition>,
 }
 
 impl BrokerConsumer {
@@ -144,13 +161,25 @@ impl BrokerConsumer {
             high_watermarks: HashMap::new(),
             requests: 0,
             closed: false,
+            held_back: HashSet::new(),
         }
     }
 
+    /// The fetch's settings. While a partition is held back for want of room, the
+    /// fetch long-polls at most [`HELD_BACK_MAX_WAIT`]: the held-back partition will
+    /// want again as soon as its records are taken, and its want cannot join a fetch
+    /// in flight, so a full `fetch_max_wait` on the other (caught-up) partitions
+    /// would stall it that long (a partition with a backlog beside idle ones got one
+    /// buffer's worth per `fetch_max_wait`).
     fn settings(&self) -> FetchSettings {
         let config = &self.shared.config;
+        let max_wait = if self.held_back.is_empty() {
+            config.fetch_max_wait
+        } else {
+            config.fetch_max_wait.min(HELD_BACK_MAX_WAIT)
+        };
         FetchSettings {
-            max_wait_ms: i32::try_from(config.fetch_max_wait.as_millis()).unwrap_or(i32::MAX),
+            max_wait_ms: i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX),
             min_bytes: config.fetch_min_bytes,
             max_bytes: config.fetch_max_bytes,
             isolation_level: config.isolation_level.code(),
@@ -317,8 +346,17 @@ impl BrokerConsumer {
             self.pending_replies += 1;
             let reply_to = want.reply_to;
             ctx.spawn(partition.send(fetched).into_actor(self).map(move |reply, act, ctx| {
-                if let Ok(Some(next)) = reply {
-                    act.wants.entry(tp).or_insert(WantEntry { next, reply_to });
+                match reply {
+                    Ok(FetchedReply { next: Some(next), .. }) => {
+                        act.held_back.remove(&tp);
+                        act.wants.entry(tp).or_insert(WantEntry { next, reply_to });
+                    }
+                    Ok(FetchedReply { next: None, held_back: true }) => {
+                        act.held_back.insert(tp);
+                    }
+                    _ => {
+                        act.held_back.remove(&tp);
+                    }
                 }
                 act.pending_replies -= 1;
                 if act.pending_replies == 0 {
@@ -354,6 +392,7 @@ impl Supervised for BrokerConsumer {
         self.pending_replies = 0;
         self.session.reset();
         self.high_watermarks.clear();
+        self.held_back.clear();
         self.hand_back_all();
     }
 }
@@ -365,6 +404,7 @@ impl Handler<Want> for BrokerConsumer {
         if self.closed {
             return;
         }
+        self.held_back.remove(&want.tp);
         if want.topic_id != Uuid::ZERO {
             self.topic_ids.insert(want.tp.topic.clone(), want.topic_id);
         }
@@ -377,6 +417,7 @@ impl Handler<Unwant> for BrokerConsumer {
     type Result = ();
 
     fn handle(&mut self, msg: Unwant, _: &mut Context<Self>) {
+        self.held_back.remove(&msg.tp);
         self.wants.remove(&msg.tp);
         self.high_watermarks.remove(&msg.tp);
     }
@@ -400,6 +441,7 @@ impl Handler<Shutdown> for BrokerConsumer {
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) {
         self.closed = true;
         self.wants.clear();
+        self.held_back.clear();
         self.high_watermarks.clear();
         self.connection = None;
         self.session.reset();

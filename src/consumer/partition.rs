@@ -252,6 +252,12 @@ impl PartitionConsumer {
         }
     }
 
+    /// Whether the partition would want data but for room (its buffer or the
+    /// consumer's budget is full): it wants again as soon as its records are taken.
+    pub(super) fn held_back(&self) -> bool {
+        !self.registered && self.route.is_some() && self.active() && self.state.held_back()
+    }
+
     fn register(&mut self, ctx: &mut Context<Self>) {
         let Some(next) = self.next_want(ctx) else { return };
         let Some(route) = &self.route else { return };

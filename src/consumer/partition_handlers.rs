@@ -6,7 +6,7 @@
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::super::broker::Fetched;
+use super::super::broker::{Fetched, FetchedReply};
 use super::super::stats::PartitionStats;
 use super::super::types::StartPosition;
 use super::PartitionConsumer;
@@ -43,7 +43,9 @@ impl Handler<Fetched> for PartitionConsumer {
     fn handle(&mut self, msg: Fetched, ctx: &mut Context<Self>) -> Self::Result {
         self.registered = false;
         self.on_data(msg.seq, msg.result, ctx);
-        MessageResult(self.next_want(ctx))
+        let next = self.next_want(ctx);
+        let held_back = next.is_none() && self.held_back();
+        MessageResult(FetchedReply { next, held_back })
     }
 }
 

@@ -186,6 +186,12 @@ impl PartitionState {
         self.buffered_charge >= self.buffer_limit || !self.budget.has_room()
     }
 
+    /// Whether the partition would want data but for room in its buffer or the
+    /// consumer's budget (not paused, not halted, its position known).
+    pub(crate) fn held_back(&self) -> bool {
+        self.fetch_position.is_some() && !self.paused && self.halted.is_none() && self.buffer_full()
+    }
+
     /// What to fetch, when the partition wants data now.
     pub(crate) fn want(&self) -> Option<PartitionFetch> {
         let fetch_offset = self.fetch_position?;
