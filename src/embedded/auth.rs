@@ -128,11 +128,10 @@ pub(crate) struct SaslAnswer {
 }
 
 enum Exchange {
-    Password(SaslServer),
+    /// Boxed: the server state is large and the other variant a flag.
+    Password(Box<SaslServer>),
     /// Waiting for the client's `%x01` after an OAUTHBEARER error challenge.
-    OAuthBearer {
-        failed: bool,
-    },
+    OAuthBearer { failed: bool },
 }
 
 enum State {
@@ -228,7 +227,7 @@ impl Authenticator {
             return handshake_answer(header, ErrorCode::UnsupportedSaslMechanism, enabled, true);
         };
         let exchange = match password_mechanism(mechanism) {
-            Some(password) => Exchange::Password(SaslServer::new(password, sasl.store.clone())),
+            Some(password) => Exchange::Password(Box::new(SaslServer::new(password, sasl.store.clone()))),
             None => Exchange::OAuthBearer { failed: false },
         };
         self.state = State::Authenticating { mechanism, exchange, previous };

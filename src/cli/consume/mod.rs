@@ -248,10 +248,7 @@ async fn consume(consumer: Consumer, args: &ConsumeArgs) -> (Stop, u64) {
     }
     let stop = wait_for_stop(&mut stop_rx, args.timeout_ms.map(Duration::from_millis)).await;
     stop_tx.send_replace(Some(stop.clone()));
-    let (printed, up_to) = match printer.send(Finish).await {
-        Ok(finished) => finished,
-        Err(_) => (0, BTreeMap::new()),
-    };
+    let (printed, up_to) = printer.send(Finish).await.unwrap_or_default();
     let mut stop = stop;
     if args.group.is_some() && args.count.is_some() && !up_to.is_empty() {
         let offsets = up_to.into_iter().collect();

@@ -248,7 +248,7 @@ async fn measure(consumer: Consumer, args: &PerfConsumeArgs) -> (Summary, Option
     let tally = counts.get();
     let mut recorder = Recorder::new();
     recorder.ok_untimed(tally.records.min(total));
-    let mean_size = if tally.records > 0 { (tally.bytes / tally.records) as usize } else { args.target.record_size };
+    let mean_size = tally.bytes.checked_div(tally.records).map_or(args.target.record_size, |mean| mean as usize);
     (Summary::new(args.label().to_owned(), total, mean_size, &recorder, seconds), failure)
 }
 

@@ -361,7 +361,7 @@ mod tests {
         assert_eq!(status_peak_rss_bytes("VmHWM:\t12 pages\n"), None);
         assert_eq!(status_peak_rss_bytes("VmHWM:\t\n"), None);
         // This test process has touched some memory: at least a page, under a TiB.
-        assert!(peak_rss_bytes().is_some_and(|bytes| bytes >= 4096 && bytes < 1 << 40));
+        assert!(peak_rss_bytes().is_some_and(|bytes| (4096..1 << 40).contains(&bytes)));
     }
 
     #[test]
