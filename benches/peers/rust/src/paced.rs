@@ -156,19 +156,35 @@ pub fn rdkafka_base(options: &Options, rate: u64) -> Result<(usize, Latencies), 
 
 pub async fn rdkafka_future(options: &Options, rate: u64) -> Result<(usize, Latencies), String> {
     let producer: FutureProducer = librdkafka_config(options).create().map_err(|e| e.to_string())?;
+    drive(options.records, rate, |i| {
+        let payload = value(i, options.size);
+        let record: FutureRecord<'_, (), [u8]> = FutureRecord::to(&options.topic).payload(&payload[..]);
+        let sent = Instant::now();
+        let delivery = producer.send_result(record).map_err(|(e, _)| e.to_string())?;
+        Ok(async move { matches!(delivery.await, Ok(Ok(_))).then(|| sent.elapsed()) })
+    })
+    .await
+}
+
+/// Sends `records` records on `rate`'s schedule by `send` (which hands record `i` to
+/// the client and returns a future resolving to its latency, or `None` when it failed),
+/// with up to [`WINDOW`] outstanding; the deliveries are driven while the sender waits
+/// for the next due record, so each is timed when it completes.
+async fn drive<F, Fut>(records: usize, rate: u64, mut send: F) -> Result<(usize, Latencies), String>
+where
+    F: FnMut(usize) -> Result<Fut, String>,
+    Fut: std::future::Future<Output = Option<Duration>>,
+{
     let mut outstanding = FuturesUnordered::new();
-    let mut latencies = Latencies::with_capacity(options.records);
-    let mut ok = 0;
-    let mut settle = |(delivered, latency): (bool, Duration)| {
-        if delivered {
-            ok += 1;
+    let mut latencies = Latencies::with_capacity(records);
+    let mut settle = |done: Option<Duration>| {
+        if let Some(latency) = done {
             latencies.push(latency);
         }
     };
     let schedule = Schedule::new(rate);
-    for i in 0..options.records {
+    for i in 0..records {
         while let Some(wait) = schedule.wait(i) {
-            // Drive the deliveries while waiting, so that each is timed when it completes.
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 Some(done) = outstanding.next() => settle(done),
@@ -179,18 +195,12 @@ pub async fn rdkafka_future(options: &Options, rate: u64) -> Result<(usize, Late
                 settle(done);
             }
         }
-        let payload = value(i, options.size);
-        let record: FutureRecord<'_, (), [u8]> = FutureRecord::to(&options.topic).payload(&payload[..]);
-        let sent = Instant::now();
-        let delivery = producer.send_result(record).map_err(|(e, _)| e.to_string())?;
-        outstanding.push(async move {
-            let delivered = matches!(delivery.await, Ok(Ok(_)));
-            (delivered, sent.elapsed())
-        });
+        outstanding.push(send(i)?);
     }
     while let Some(done) = outstanding.next().await {
         settle(done);
     }
+    let ok = latencies.0.len();
     Ok((ok, latencies))
 }
 
@@ -216,30 +226,7 @@ pub async fn rskafka(options: &Options, rate: u64) -> Result<(usize, Latencies),
     if partitions.is_empty() {
         return Err("--partitions must be at least 1".into());
     }
-    let mut outstanding = FuturesUnordered::new();
-    let mut latencies = Latencies::with_capacity(options.records);
-    let mut ok = 0;
-    let mut settle = |done: Result<(bool, Duration), tokio::task::JoinError>| match done {
-        Ok((true, latency)) => {
-            ok += 1;
-            latencies.push(latency);
-        }
-        Ok((false, _)) => {}
-        Err(e) => eprintln!("peer-bench rskafka: {e}"),
-    };
-    let schedule = Schedule::new(rate);
-    for i in 0..options.records {
-        while let Some(wait) = schedule.wait(i) {
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                Some(done) = outstanding.next() => settle(done),
-            }
-        }
-        while outstanding.len() >= WINDOW {
-            if let Some(done) = outstanding.next().await {
-                settle(done);
-            }
-        }
+    drive(options.records, rate, |i| {
         let partition_client = partitions[i % partitions.len()].clone();
         let record = Record {
             key: None,
@@ -248,17 +235,24 @@ pub async fn rskafka(options: &Options, rate: u64) -> Result<(usize, Latencies),
             timestamp: chrono::Utc::now(),
         };
         let sent = Instant::now();
-        outstanding.push(tokio::spawn(async move {
+        // Spawned, so the call starts at once and times itself.
+        let call = tokio::spawn(async move {
             let result = partition_client.produce(vec![record], compression).await;
             let latency = sent.elapsed();
-            if let Err(e) = &result {
-                eprintln!("peer-bench rskafka: {e}");
+            match result {
+                Ok(_) => Some(latency),
+                Err(e) => {
+                    eprintln!("peer-bench rskafka: {e}");
+                    None
+                }
             }
-            (result.is_ok(), latency)
-        }));
-    }
-    while let Some(done) = outstanding.next().await {
-        settle(done);
-    }
-    Ok((ok, latencies))
+        });
+        Ok(async move {
+            call.await.unwrap_or_else(|e| {
+                eprintln!("peer-bench rskafka: {e}");
+                None
+            })
+        })
+    })
+    .await
 }
