@@ -11,6 +11,7 @@
 
 pub mod broker;
 pub mod consume;
+mod events;
 mod lines;
 pub mod perf;
 pub mod produce;

@@ -32,12 +32,13 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 use crate::consumer::{
-    Assign, Close, CommitOffsets, Consumer, ConsumerBuilder, ConsumerEvent, HandlerError, OffsetReset, Records,
-    StartPosition, Subscribe, TopicPartition,
+    Assign, Close, CommitOffsets, Consumer, ConsumerBuilder, HandlerError, OffsetReset, Records, StartPosition,
+    Subscribe, TopicPartition,
 };
 
 pub use format::{RecordFormat, DEFAULT_FORMAT};
 
+use super::events::FirstError;
 use super::security::{SecurityArgs, SecurityArgsError};
 use crate::client::ClientConfig;
 
@@ -171,35 +172,6 @@ impl Handler<Records> for Printer {
     }
 }
 
-/// The event recipient: fatal errors stop the command; the rest is logged.
-struct Events {
-    stop: watch::Sender<Option<Stop>>,
-}
-
-impl Actor for Events {
-    type Context = Context<Self>;
-}
-
-impl Handler<ConsumerEvent> for Events {
-    type Result = ();
-
-    fn handle(&mut self, event: ConsumerEvent, _: &mut Context<Self>) {
-        match event {
-            ConsumerEvent::Error(error) => {
-                tracing::error!(%error, "consumer error");
-                self.stop.send_if_modified(|stop| {
-                    let first = stop.is_none();
-                    if first {
-                        *stop = Some(Stop::Failed(error.to_string()));
-                    }
-                    first
-                });
-            }
-            other => tracing::info!(event = ?other, "consumer event"),
-        }
-    }
-}
-
 /// Runs `actix-kafka consume` and returns its exit code.
 pub fn run(args: ConsumeArgs) -> ExitCode {
     let consumer = match args.builder() {
@@ -241,7 +213,7 @@ async fn consume(consumer: Consumer, args: &ConsumeArgs) -> (Stop, u64) {
         stop: stop_tx.clone(),
     }
     .start();
-    let events = Events { stop: stop_tx.clone() }.start();
+    let events = FirstError { first: stop_tx.clone(), make: Stop::Failed }.start();
     let consumer = consumer.start();
     if let Err(e) = subscribe(&consumer, &printer, &events, args).await {
         return (Stop::Failed(e), 0);
@@ -268,7 +240,7 @@ async fn consume(consumer: Consumer, args: &ConsumeArgs) -> (Stop, u64) {
 async fn subscribe(
     consumer: &Addr<Consumer>,
     printer: &Addr<Printer>,
-    events: &Addr<Events>,
+    events: &Addr<FirstError<Stop>>,
     args: &ConsumeArgs,
 ) -> Result<(), String> {
     let request = match args.partition {

@@ -33,7 +33,8 @@ use tokio::sync::watch;
 
 use super::report::{self, Progress, Recorder, Summary};
 use super::{EmbeddedBroker, Target};
-use crate::consumer::{self, Consumer, ConsumerBuilder, ConsumerEvent, HandlerError, OffsetReset, Records, Subscribe};
+use crate::cli::events::FirstError;
+use crate::consumer::{self, Consumer, ConsumerBuilder, HandlerError, OffsetReset, Records, Subscribe};
 use crate::producer::{self, ProduceBatch, Producer, ProducerRecord};
 
 /// Records per `ProduceBatch` while filling the topic.
@@ -209,7 +210,7 @@ async fn measure(consumer: Consumer, args: &PerfConsumeArgs) -> (Summary, Option
     let counts = Rc::new(Cell::new(Tally::default()));
     let counter = Counter { total, tally: Tally::default(), progress: progress_tx, shared: counts.clone() }.start();
     let (failure_tx, mut failure_rx) = watch::channel(None);
-    let events = Events { failure: failure_tx }.start();
+    let events = FirstError { first: failure_tx, make: |error| error }.start();
     let consumer = consumer.start();
     let started = Instant::now();
     let subscribe = Subscribe::topics([args.target.topic.clone()]).to(counter.recipient()).events(events.recipient());
@@ -290,34 +291,6 @@ impl Handler<Records> for Counter {
         self.shared.set(self.tally);
         self.progress.send_replace(self.tally);
         Ok(())
-    }
-}
-
-/// The event recipient: a consumer error ends the run.
-struct Events {
-    failure: watch::Sender<Option<String>>,
-}
-
-impl Actor for Events {
-    type Context = Context<Self>;
-}
-
-impl Handler<ConsumerEvent> for Events {
-    type Result = ();
-
-    fn handle(&mut self, event: ConsumerEvent, _: &mut Context<Self>) {
-        match event {
-            ConsumerEvent::Error(error) => {
-                self.failure.send_if_modified(|failure| {
-                    let first = failure.is_none();
-                    if first {
-                        *failure = Some(error.to_string());
-                    }
-                    first
-                });
-            }
-            other => tracing::info!(event = ?other, "consumer event"),
-        }
     }
 }
 
