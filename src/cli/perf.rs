@@ -115,6 +115,18 @@ impl Target {
             None => Ok(client),
         }
     }
+
+    /// The bootstrap string: `--brokers`, or that of an embedded cluster started now
+    /// (returned too: it runs until dropped).
+    pub(crate) fn bootstrap(&self) -> Result<(String, Option<EmbeddedBroker>), String> {
+        match &self.brokers {
+            Some(brokers) => Ok((brokers.clone(), None)),
+            None => {
+                let broker = EmbeddedBroker::start(self.nodes, &self.topic, self.partitions)?;
+                Ok((broker.bootstrap().to_owned(), Some(broker)))
+            }
+        }
+    }
 }
 
 /// Runs `perf`; returns the exit code (see the module docs).

@@ -146,15 +146,12 @@ impl PerfProduceArgs {
 
 /// Runs the command (see the [module docs](super)).
 pub fn run(args: PerfProduceArgs) -> ExitCode {
-    let (bootstrap, broker) = match &args.target.brokers {
-        Some(brokers) => (brokers.clone(), None),
-        None => match EmbeddedBroker::start(args.target.nodes, &args.target.topic, args.target.partitions) {
-            Ok(broker) => (broker.bootstrap().to_owned(), Some(broker)),
-            Err(e) => {
-                eprintln!("actix-kafka perf: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+    let (bootstrap, broker) = match args.target.bootstrap() {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("actix-kafka perf: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let producer =
         match args.builder(&bootstrap).map_err(|e| e.to_string()).and_then(|b| b.build().map_err(|e| e.to_string())) {
