@@ -74,28 +74,9 @@ pub struct ProduceArgs {
     #[arg(long, short = 'p', value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
     pub partition: Option<i32>,
 
-    /// Acknowledgements to wait for: 0 (none: a record counts as done once written),
-    /// 1 (the leader) or all (every in-sync replica).
-    #[arg(long, value_enum, default_value_t = AcksArg::All)]
-    pub acks: AcksArg,
-
-    /// Compression codec of the record batches.
-    #[arg(long, short = 'z', value_name = "CODEC", default_value = "none", value_parser = parse_compression)]
-    pub compression: Compression,
-
-    /// How long a batch may wait for more records before it is sent, in milliseconds
-    /// [default: the producer's].
-    #[arg(long, value_name = "MS")]
-    pub linger_ms: Option<u64>,
-
-    /// Largest record batch per partition, in bytes [default: the producer's].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch_bytes: Option<u64>,
-
-    /// Idempotent production (no duplicates on retries) [default: the producer's
-    /// (on) with --acks all, off with --acks 0 or 1, which idempotence cannot use].
-    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
-    pub idempotence: Option<bool>,
+    /// How the records are sent: acks, compression, linger, batch size, idempotence.
+    #[command(flatten)]
+    pub producer: ProducerSettings,
 
     /// How records without --partition choose theirs [default: the producer's,
     /// murmur2 for keyed records].
@@ -120,6 +101,53 @@ pub struct ProduceArgs {
     /// TLS and SASL.
     #[command(flatten)]
     pub security: SecurityArgs,
+}
+
+/// The producer settings `produce` and `perf produce` share.
+#[derive(Debug, Clone, Args)]
+pub struct ProducerSettings {
+    /// Acknowledgements to wait for: 0 (none: a record counts as done once written),
+    /// 1 (the leader) or all (every in-sync replica).
+    #[arg(long, value_enum, default_value_t = AcksArg::All)]
+    pub acks: AcksArg,
+
+    /// Compression codec of the record batches.
+    #[arg(long, short = 'z', value_name = "CODEC", default_value = "none", value_parser = parse_compression)]
+    pub compression: Compression,
+
+    /// How long a batch may wait for more records before it is sent, in milliseconds
+    /// [default: the producer's].
+    #[arg(long, value_name = "MS")]
+    pub linger_ms: Option<u64>,
+
+    /// Largest record batch per partition, in bytes [default: the producer's].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_bytes: Option<u64>,
+
+    /// Idempotent production (no duplicates on retries) [default: the producer's
+    /// (on) with --acks all, off with --acks 0 or 1, which idempotence cannot use].
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub idempotence: Option<bool>,
+}
+
+impl ProducerSettings {
+    /// `builder` with these settings.
+    pub fn apply(&self, mut builder: ProducerBuilder) -> ProducerBuilder {
+        builder = builder.acks(self.acks.into()).compression(self.compression);
+        if let Some(ms) = self.linger_ms {
+            builder = builder.linger(Duration::from_millis(ms));
+        }
+        if let Some(bytes) = self.batch_bytes {
+            builder = builder.batch_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
+        }
+        // As the Java client: idempotence left to its default gives way to an
+        // explicit --acks 0 or 1 instead of refusing the combination.
+        match (self.idempotence, self.acks) {
+            (Some(idempotence), _) => builder.idempotence(idempotence),
+            (None, AcksArg::None | AcksArg::Leader) => builder.idempotence(false),
+            (None, AcksArg::All) => builder,
+        }
+    }
 }
 
 /// `--acks`: the command-line names of [`Acks`].
@@ -192,24 +220,10 @@ impl ProduceArgs {
     /// password variable is not set.
     pub fn builder(&self) -> Result<ProducerBuilder, SecurityArgsError> {
         let client = self.security.apply(ClientConfig::new(&self.brokers).client_id("actix-kafka-produce"))?;
-        let mut builder = Producer::builder()
-            .client(client)
-            .acks(self.acks.into())
-            .compression(self.compression)
+        let mut builder = self
+            .producer
+            .apply(Producer::builder().client(client))
             .buffer_bytes(usize::try_from(self.buffer_bytes).unwrap_or(usize::MAX));
-        if let Some(ms) = self.linger_ms {
-            builder = builder.linger(Duration::from_millis(ms));
-        }
-        if let Some(bytes) = self.batch_bytes {
-            builder = builder.batch_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
-        }
-        // As the Java client: idempotence left to its default gives way to an
-        // explicit --acks 0 or 1 instead of refusing the combination.
-        match (self.idempotence, self.acks) {
-            (Some(idempotence), _) => builder = builder.idempotence(idempotence),
-            (None, AcksArg::None | AcksArg::Leader) => builder = builder.idempotence(false),
-            (None, AcksArg::All) => {}
-        }
         if let Some(partitioner) = self.partitioner {
             builder = builder.partitioner(partitioner.into());
         }
@@ -231,7 +245,7 @@ impl ProduceArgs {
         }
         let delivery = Duration::from_millis(self.delivery_timeout_ms?);
         let defaults = ProducerConfig::default();
-        let linger = self.linger_ms.map_or(defaults.linger, Duration::from_millis);
+        let linger = self.producer.linger_ms.map_or(defaults.linger, Duration::from_millis);
         let room = delivery.saturating_sub(linger);
         (room < defaults.request_timeout).then_some(room)
     }
@@ -507,10 +521,10 @@ mod tests {
     fn defaults() {
         let args = produce(&[]).unwrap();
         assert_eq!((args.brokers.as_str(), args.topic.as_str()), ("b:9092", "t"));
-        assert_eq!(args.acks, AcksArg::All);
-        assert_eq!(args.compression, Compression::None);
-        assert!(args.key_delimiter.is_none() && args.partition.is_none() && args.idempotence.is_none());
-        assert!(args.partitioner.is_none() && args.linger_ms.is_none() && args.batch_bytes.is_none());
+        assert_eq!(args.producer.acks, AcksArg::All);
+        assert_eq!(args.producer.compression, Compression::None);
+        assert!(args.key_delimiter.is_none() && args.partition.is_none() && args.producer.idempotence.is_none());
+        assert!(args.partitioner.is_none() && args.producer.linger_ms.is_none() && args.producer.batch_bytes.is_none());
         assert_eq!(args.buffer_bytes, DEFAULT_BUFFER_BYTES);
     }
 
@@ -541,16 +555,19 @@ mod tests {
         .unwrap();
         assert_eq!(args.key_delimiter.as_deref(), Some(":"));
         assert_eq!(args.partition, Some(3));
-        assert_eq!(args.acks, AcksArg::None);
-        assert_eq!(args.compression, Compression::Lz4);
-        assert_eq!((args.linger_ms, args.batch_bytes, args.delivery_timeout_ms), (Some(5), Some(65536), Some(2000)));
-        assert_eq!(args.idempotence, Some(false));
+        assert_eq!(args.producer.acks, AcksArg::None);
+        assert_eq!(args.producer.compression, Compression::Lz4);
+        assert_eq!(
+            (args.producer.linger_ms, args.producer.batch_bytes, args.delivery_timeout_ms),
+            (Some(5), Some(65536), Some(2000))
+        );
+        assert_eq!(args.producer.idempotence, Some(false));
         assert_eq!(args.partitioner, Some(PartitionerArg::RoundRobin));
         assert_eq!(args.buffer_bytes, 1 << 20);
-        assert_eq!(produce(&["--acks", "1"]).unwrap().acks, AcksArg::Leader);
-        assert_eq!(produce(&["--acks", "all"]).unwrap().acks, AcksArg::All);
+        assert_eq!(produce(&["--acks", "1"]).unwrap().producer.acks, AcksArg::Leader);
+        assert_eq!(produce(&["--acks", "all"]).unwrap().producer.acks, AcksArg::All);
         for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
-            assert_eq!(produce(&["-z", codec]).unwrap().compression.name(), codec);
+            assert_eq!(produce(&["-z", codec]).unwrap().producer.compression.name(), codec);
         }
     }
 

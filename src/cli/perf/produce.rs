@@ -21,11 +21,10 @@ use tokio::sync::Notify;
 
 use super::report::{self, Progress, Recorder, Summary};
 use super::{EmbeddedBroker, Target};
-use crate::cli::produce::AcksArg;
+use crate::cli::produce::ProducerSettings;
 use crate::producer::{
     Close, DeliveryReport, Produce, ProduceBatch, ProduceError, Producer, ProducerBuilder, ProducerRecord,
 };
-use crate::protocol::record::Compression;
 
 /// Records per value buffer (see the module docs).
 const VALUES_PER_BUFFER: u64 = 4096;
@@ -56,26 +55,9 @@ pub struct PerfProduceArgs {
     #[command(flatten)]
     pub target: Target,
 
-    /// Acknowledgements to wait for: 0, 1 or all.
-    #[arg(long, value_enum, default_value_t = AcksArg::All)]
-    pub acks: AcksArg,
-
-    /// Compression codec of the record batches: none, gzip, snappy, lz4 or zstd.
-    #[arg(long, short = 'z', value_name = "CODEC", default_value = "none", value_parser = parse_compression)]
-    pub compression: Compression,
-
-    /// How long a batch may wait for more records, in milliseconds [default: the
-    /// producer's].
-    #[arg(long, value_name = "MS")]
-    pub linger_ms: Option<u64>,
-
-    /// Largest record batch per partition, in bytes [default: the producer's].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch_bytes: Option<u64>,
-
-    /// Idempotent production [default: on with --acks all, off otherwise].
-    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
-    pub idempotence: Option<bool>,
+    /// How the records are sent: acks, compression, linger, batch size, idempotence.
+    #[command(flatten)]
+    pub producer: ProducerSettings,
 
     /// The producer's memory budget, in bytes [default: the producer's, 32 MiB].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -102,10 +84,6 @@ pub struct PerfProduceArgs {
     pub batches_in_flight: u64,
 }
 
-fn parse_compression(text: &str) -> Result<Compression, String> {
-    text.parse().map_err(|e: crate::protocol::record::ParseCompressionError| e.to_string())
-}
-
 impl PerfProduceArgs {
     /// The producer these arguments describe.
     ///
@@ -114,24 +92,12 @@ impl PerfProduceArgs {
     /// [`SecurityArgsError`](crate::cli::security::SecurityArgsError) for security
     /// flags that do not fit together.
     pub fn builder(&self, bootstrap: &str) -> Result<ProducerBuilder, crate::cli::security::SecurityArgsError> {
-        let mut builder = Producer::builder()
-            .client(self.target.client(bootstrap, "actix-kafka-perf")?)
-            .acks(self.acks.into())
-            .compression(self.compression);
-        if let Some(ms) = self.linger_ms {
-            builder = builder.linger(Duration::from_millis(ms));
-        }
-        if let Some(bytes) = self.batch_bytes {
-            builder = builder.batch_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
-        }
+        let mut builder =
+            self.producer.apply(Producer::builder().client(self.target.client(bootstrap, "actix-kafka-perf")?));
         if let Some(bytes) = self.buffer_bytes {
             builder = builder.buffer_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
         }
-        Ok(match (self.idempotence, self.acks) {
-            (Some(idempotence), _) => builder.idempotence(idempotence),
-            (None, AcksArg::None | AcksArg::Leader) => builder.idempotence(false),
-            (None, AcksArg::All) => builder,
-        })
+        Ok(builder)
     }
 
     fn label(&self) -> String {
@@ -514,6 +480,8 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::produce::AcksArg;
+    use crate::protocol::record::Compression;
     use crate::cli::{Cli, Command};
     use clap::Parser;
 
@@ -556,8 +524,11 @@ mod tests {
         .unwrap();
         assert_eq!(args.target.brokers.as_deref(), Some("b:9092"));
         assert_eq!((args.target.records, args.target.record_size, args.api), (5, 10, Api::Fire));
-        assert_eq!((args.acks, args.compression, args.linger_ms), (AcksArg::Leader, Compression::Lz4, Some(2)));
-        assert_eq!((args.batch_bytes, args.throughput, args.target.json), (Some(1000), Some(100), true));
+        assert_eq!(
+            (args.producer.acks, args.producer.compression, args.producer.linger_ms),
+            (AcksArg::Leader, Compression::Lz4, Some(2))
+        );
+        assert_eq!((args.producer.batch_bytes, args.throughput, args.target.json), (Some(1000), Some(100), true));
         assert!(!args.builder("b:9092").unwrap().build().unwrap().config().idempotence, "acks 1 turns idempotence off");
         for bad in [&["--api", "stream"][..], &["--records", "0"], &["--acks", "2"], &["--throughput", "0"]] {
             assert_eq!(perf(bad).unwrap_err().exit_code(), 2, "{bad:?}");
