@@ -481,8 +481,8 @@ impl Pacer {
 mod tests {
     use super::*;
     use crate::cli::produce::AcksArg;
-    use crate::protocol::record::Compression;
     use crate::cli::{Cli, Command};
+    use crate::protocol::record::Compression;
     use clap::Parser;
 
     fn perf(args: &[&str]) -> Result<PerfProduceArgs, clap::Error> {
