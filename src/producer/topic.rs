@@ -131,14 +131,11 @@ impl TopicProducer {
     /// Sends each run of records on to its partition, cutting the list from the end
     /// so that the first run keeps it (with the sticky partitioner a call's records
     /// go to one or two partitions in runs, and copying a 2 MB list touched as much
-    /// fresh memory).
+    /// fresh memory). Each partition has one run, so the order the runs leave in does
+    /// not matter.
     fn route_runs(&mut self, mut records: Vec<PendingRecord>, runs: Vec<(i32, usize)>) {
-        let mut lists = Vec::with_capacity(runs.len());
-        for &(partition, start) in runs.iter().rev() {
+        for (partition, start) in runs.into_iter().rev() {
             let list = if start == 0 { std::mem::take(&mut records) } else { records.split_off(start) };
-            lists.push((partition, list));
-        }
-        for (partition, list) in lists.into_iter().rev() {
             self.partition_producer(partition).do_send(Records(list));
         }
     }

@@ -51,11 +51,12 @@ pub fn frame_length(buf: &[u8], max_size: usize) -> Result<Option<usize>, FrameE
     Ok((buf.len() >= 4 + size).then_some(size))
 }
 
-/// Writes the size prefix in front of what `body` appends.
 /// Room for everything in a frame but its record data: headers, names, and a few
 /// bytes per partition; a frame with more grows once.
 const FRAME_OVERHEAD: usize = 4096;
 
+/// Writes the size prefix in front of what `body` appends, in a buffer sized for
+/// `records_len` bytes of record data.
 fn framed(
     records_len: usize,
     body: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
