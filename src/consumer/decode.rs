@@ -84,10 +84,13 @@ pub(crate) fn decode_partition(records: Option<Bytes>, cx: &DecodeContext<'_>) -
     decoded
 }
 
-fn push_records(out: &mut Vec<ConsumerRecord>, batch: RecordBatch, cx: &DecodeContext<'_>) {
+/// Moves the batch's records at or above the fetch offset into `out` (the batch is
+/// owned: keys, values and headers are moved, not cloned).
+fn push_records(out: &mut Vec<ConsumerRecord>, mut batch: RecordBatch, cx: &DecodeContext<'_>) {
     out.reserve(batch.records.len());
     let (timestamp_type, epoch) = (batch.timestamp_type, batch.partition_leader_epoch);
-    for record in &batch.records {
+    let records = std::mem::take(&mut batch.records);
+    for record in records {
         if record.offset < cx.fetch_offset {
             continue;
         }
@@ -95,11 +98,11 @@ fn push_records(out: &mut Vec<ConsumerRecord>, batch: RecordBatch, cx: &DecodeCo
             topic: cx.topic.clone(),
             partition: cx.partition,
             offset: record.offset,
-            timestamp: batch.record_timestamp(record),
+            timestamp: batch.record_timestamp(&record),
             timestamp_type,
-            key: record.key.clone(),
-            value: record.value.clone(),
-            headers: record.headers.clone(),
+            key: record.key,
+            value: record.value,
+            headers: record.headers,
             leader_epoch: epoch,
         });
     }
