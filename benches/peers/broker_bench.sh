@@ -20,24 +20,10 @@ TARGET=${CARGO_TARGET_DIR:-target}
 eval "$(.ci/install-peers 2>/dev/null)"
 cargo build --release --features cli --quiet
 BIN=$TARGET/release/actix-kafka
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+start_work
 TICKS=$(getconf CLK_TCK)
 
-# 1M lines of exactly 100 bytes (the newline is kcat's delimiter, not part of it).
-python3 - "$RECORDS" >"$WORK/records" <<'PY'
-import sys
-n = int(sys.argv[1])
-out = sys.stdout
-for i in range(n):
-    out.write(f"{i:010d}-" + "x" * 89 + "\n")
-PY
+write_records "$RECORDS" "$WORK/records"
 
 cpu_seconds() { # PID -> user+system seconds so far
   awk -v t="$TICKS" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / t }' "/proc/$1/stat"

@@ -122,28 +122,15 @@ if wants sarama; then
 fi
 
 # --- clusters --------------------------------------------------------------------------
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+start_work
 
 TOPICS=()
 for codec in $CODECS; do for client in $CLIENTS; do TOPICS+=("bench-$client-$codec"); done; done
 [ -z "$CONSUMERS" ] || for codec in $CODECS; do TOPICS+=("bench-consume-$codec"); done
 for client in $LAT_CLIENTS; do TOPICS+=("lat-$client"); done
 
-# RECORDS lines of exactly 100 bytes, for kcat and our CLI (the newline is the delimiter).
-[[ " $CLIENTS " == *" kcat "* || " $CLIENTS " == *" cli "* ]] && python3 - "$RECORDS" >"$WORK/records" <<'PY'
-import sys
-n = int(sys.argv[1])
-out = sys.stdout
-for i in range(n):
-    out.write(f"{i:010d}-" + "x" * 89 + "\n")
-PY
+# RECORDS lines of exactly 100 bytes, for kcat and our CLI.
+if [[ " $CLIENTS " == *" kcat "* || " $CLIENTS " == *" cli "* ]]; then write_records "$RECORDS" "$WORK/records"; fi
 
 start_embedded() { # NAME: sets BOOTSTRAP
   local name=$1
